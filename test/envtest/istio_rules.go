@@ -8,7 +8,7 @@ import (
 	networkingapiv1 "istio.io/api/networking/v1"
 	istionetworkingv1 "istio.io/client-go/pkg/apis/networking/v1"
 	admissionv1 "k8s.io/api/admissionregistration/v1"
-	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/utils/ptr"
 	"sigs.k8s.io/controller-runtime/pkg/client"
@@ -78,16 +78,14 @@ func waitForRule(ctx context.Context, c client.Client) error {
 		},
 	}
 
-	ns := &corev1.Namespace{}
-	if err := c.Get(ctx, client.ObjectKey{Name: metav1.NamespaceDefault}, ns); err != nil {
-		return fmt.Errorf("get namespace default: %w", err)
-	}
-
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		err := c.Create(ctx, probe.DeepCopy(), client.DryRunAll)
-		if err != nil {
+		switch {
+		case apierrors.IsInvalid(err):
 			return nil
+		case err != nil:
+			return fmt.Errorf("dry-run the admission probe: %w", err)
 		}
 		if time.Now().After(deadline) {
 			return fmt.Errorf("admission policy for ServiceEntry hosts not enforced after 30s")

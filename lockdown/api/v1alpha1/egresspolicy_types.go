@@ -192,7 +192,3 @@ type EgressPolicyList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []EgressPolicy `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&EgressPolicy{}, &EgressPolicyList{})
-}

@@ -124,7 +124,3 @@ type ScaleSetEgressList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []ScaleSetEgress `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&ScaleSetEgress{}, &ScaleSetEgressList{})
-}
