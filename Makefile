@@ -12,6 +12,7 @@ ENVTEST_DIR := $(BIN)/k8s/$(K8S_VERSION)
 KUBE_APISERVER := $(ENVTEST_DIR)/kube-apiserver
 ETCD := $(ENVTEST_DIR)/etcd
 
+HELM := $(BIN)/helm
 CONTROLLER_GEN := $(BIN)/controller-gen
 GOLANGCI_LINT := $(BIN)/golangci-lint
 NPM_DIR := $(BIN)/npm
@@ -81,6 +82,19 @@ build: ## Build the arc-lockdown binary into bin/.
 demo: envtest fixtures build ## Run the whole job on this machine: API server, GitHub stand-in, controller, samples.
 	$(TEST_ENV) go run ./test/demo
 
+##@ Deployment
+
+# Namespace the controller runs in for `make run` and `make deploy`.
+NAMESPACE ?= arc-lockdown
+
+.PHONY: run
+run: ## Run the controller against the cluster in KUBECONFIG.
+	go run ./cmd/arc-lockdown controller --namespace $(NAMESPACE)
+
+.PHONY: deploy
+deploy: $(HELM) ## Install or upgrade the Helm chart in the cluster in KUBECONFIG.
+	$(HELM) upgrade --install arc-lockdown charts/arc-lockdown --namespace $(NAMESPACE) --create-namespace
+
 ##@ Tools
 
 .PHONY: envtest
@@ -95,6 +109,9 @@ fixtures: $(NPM_STAMP) ## Fetch GitHub's OpenAPI description and webhook example
 $(NPM_STAMP): hack/fetch-npm.sh
 	bash hack/fetch-npm.sh $(NPM_DIR)
 	touch $@
+
+$(HELM): go.mod
+	go build -o $@ helm.sh/helm/v4/cmd/helm
 
 $(CONTROLLER_GEN): hack/tools/go.mod
 	cd hack/tools && go build -o $@ sigs.k8s.io/controller-tools/cmd/controller-gen
