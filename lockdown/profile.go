@@ -41,6 +41,8 @@ type Dropped struct {
 	Line, Column int
 	// Reason says why the entry was dropped and what to do about it.
 	Reason string
+	// Denied is true when the policy's deny list is what dropped the entry.
+	Denied bool
 }
 
 // Profile is the effective egress profile of one scale set: baseline ∪
