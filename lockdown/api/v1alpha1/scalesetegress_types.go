@@ -48,6 +48,37 @@ type ConfigSource struct {
 	BlobSHA string `json:"blobSHA,omitempty"`
 }
 
+// FetchedConfig records the last read of the repository file, valid or
+// not, so that the next read can be a conditional request.
+type FetchedConfig struct {
+	// Repository is "owner/repo" (or the organization) that was read.
+	Repository string `json:"repository"`
+	// Path of the file in the repository.
+	// +optional
+	Path string `json:"path,omitempty"`
+	// Ref that was read; empty means the default branch.
+	// +optional
+	Ref string `json:"ref,omitempty"`
+	// ETag of GitHub's response, sent as If-None-Match on the next read.
+	// +optional
+	ETag string `json:"etag,omitempty"`
+	// BlobSHA of the file read, empty when it does not exist.
+	// +optional
+	BlobSHA string `json:"blobSHA,omitempty"`
+	// CommitSHA the file was read at.
+	// +optional
+	CommitSHA string `json:"commitSHA,omitempty"`
+}
+
+// ScaleSetWarning is a configuration of the scale set, its namespace or
+// its profile that weakens or defeats the lockdown.
+type ScaleSetWarning struct {
+	// Reason is a CamelCase constant, also the reason of the Warning Event.
+	Reason string `json:"reason"`
+	// Message says what happens and what to do.
+	Message string `json:"message"`
+}
+
 // ScaleSetEgressStatus is what the controller last enforced for one scale
 // set, and why.
 type ScaleSetEgressStatus struct {
@@ -89,6 +120,21 @@ type ScaleSetEgressStatus struct {
 	// Dropped lists requested entries that the ceiling left out.
 	// +optional
 	Dropped []DroppedEntry `json:"dropped,omitempty"`
+
+	// AppliedConfig is the content of the repository file of the applied
+	// profile, empty when the no-file profile is in force. The controller
+	// keeps it to bound the last good file by a changed policy while
+	// GitHub is unreachable or the file is invalid.
+	// +optional
+	AppliedConfig string `json:"appliedConfig,omitempty"`
+
+	// Fetched is the last read of the repository file, valid or not.
+	// +optional
+	Fetched *FetchedConfig `json:"fetched,omitempty"`
+
+	// Warnings about the scale set that weaken the lockdown.
+	// +optional
+	Warnings []ScaleSetWarning `json:"warnings,omitempty"`
 
 	// Conditions of the scale set's egress.
 	// +optional
