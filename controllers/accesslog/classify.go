@@ -54,8 +54,10 @@ func (v Verdict) String() string {
 type HostSource int
 
 const (
+	// HostUnknown means the entry named no destination.
+	HostUnknown HostSource = iota
 	// HostFromSNI is the TLS server name the client sent.
-	HostFromSNI HostSource = iota
+	HostFromSNI
 	// HostFromAuthority is the HTTP :authority or Host header.
 	HostFromAuthority
 	// HostFromOriginalDestination is the destination IP address, used when

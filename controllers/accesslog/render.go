@@ -2,6 +2,7 @@ package accesslog
 
 import (
 	"fmt"
+	"net/netip"
 	"regexp"
 	"sort"
 	"strconv"
@@ -45,15 +46,24 @@ type reportView struct {
 	Final               bool
 }
 
-// escapeHost returns host with every byte outside [a-z0-9.-_*:] written as
-// \xNN. Hosts come from SNI and Host headers that job code controls; after
-// escaping they cannot carry Markdown, HTML, links, newlines or backticks.
+// escapeHost returns host with every byte outside [a-z0-9.-_] written as
+// \xNN, except a leading "*." of a wildcard; an IP address is returned in
+// its canonical form. Hosts come from SNI and Host headers that job code
+// controls; after escaping they cannot carry Markdown, HTML, links, line
+// breaks or backticks.
 func escapeHost(host string) string {
+	if ip, err := netip.ParseAddr(host); err == nil {
+		return ip.String()
+	}
 	var b strings.Builder
+	if rest, ok := strings.CutPrefix(host, "*."); ok {
+		b.WriteString("*.")
+		host = rest
+	}
 	for i := 0; i < len(host); i++ {
 		c := host[i]
 		switch {
-		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == '_', c == '*', c == ':':
+		case c >= 'a' && c <= 'z', c >= '0' && c <= '9', c == '.', c == '-', c == '_':
 			b.WriteByte(c)
 		default:
 			fmt.Fprintf(&b, `\x%02x`, c)
@@ -91,7 +101,7 @@ func (d destinationView) reported() bool {
 
 func (d destinationView) endpoint() string {
 	host := escapeHost(d.Host)
-	if strings.Contains(host, ":") {
+	if ip, err := netip.ParseAddr(d.Host); err == nil && ip.Is6() {
 		host = "[" + host + "]"
 	}
 	if d.Port == 0 {

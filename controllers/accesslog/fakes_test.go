@@ -1,0 +1,90 @@
+package accesslog
+
+import (
+	"context"
+	"net/netip"
+	"sync"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// staticAttributor maps IPs to jobs from a table; jobs in finished are no
+// longer active. It stands in for KubeAttributor where the test is about
+// the Reporter, not about Kubernetes.
+type staticAttributor struct {
+	mu       sync.Mutex
+	jobs     map[netip.Addr]Job
+	finished map[string]bool
+	calls    int
+}
+
+func (a *staticAttributor) Attribute(_ context.Context, ip netip.Addr) (Job, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	a.calls++
+	job, ok := a.jobs[ip]
+	if !ok {
+		return Job{}, ErrUnknownSource
+	}
+	return job, nil
+}
+
+func (a *staticAttributor) JobActive(_ context.Context, job Job) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	return !a.finished[job.Key()], nil
+}
+
+func (a *staticAttributor) finish(job Job) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.finished == nil {
+		a.finished = map[string]bool{}
+	}
+	a.finished[job.Key()] = true
+}
+
+// countingPublisher records every write and counts GitHub requests the way
+// GitHub's API would need them: one workflow-run read, and per check-run
+// write one request plus one per further batch of 50 annotations.
+type countingPublisher struct {
+	mu       sync.Mutex
+	runs     map[string][]CheckRun // by external ID
+	requests map[string]int        // by repository/run ID
+}
+
+func newCountingPublisher() *countingPublisher {
+	return &countingPublisher{runs: map[string][]CheckRun{}, requests: map[string]int{}}
+}
+
+func (p *countingPublisher) HeadSHA(_ context.Context, target Target, runID int64) (string, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.requests[target.Owner+"/"+target.Repo]++
+	return "0123456789abcdef0123456789abcdef01234567", nil
+}
+
+func (p *countingPublisher) UpsertCheckRun(_ context.Context, target Target, run CheckRun) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	batches := (len(run.Annotations) + 49) / 50
+	p.requests[target.Owner+"/"+target.Repo] += max(1, batches)
+	p.runs[run.ExternalID] = append(p.runs[run.ExternalID], run)
+	return nil
+}
+
+func (p *countingPublisher) writes(externalID string) []CheckRun {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return append([]CheckRun(nil), p.runs[externalID]...)
+}
+
+func newTestMetrics(t testing.TB) *Metrics {
+	t.Helper()
+	m, err := NewMetrics(prometheus.NewRegistry(), 50)
+	if err != nil {
+		t.Fatalf("create metrics: %v", err)
+	}
+	return m
+}
