@@ -356,7 +356,7 @@ func (p *configParser) mappingFields(mapping *yaml.Node, known []string) map[str
 			continue
 		}
 		firstLine[key.Value] = key.Line
-		if !contains(known, key.Value) {
+		if !containsString(known, key.Value) {
 			p.addAt(key, key.Value, "unknown key", suggestion(key.Value, known, "key"))
 			continue
 		}
@@ -554,7 +554,7 @@ func sortedUniquePorts(ports []int32) []int32 {
 	return unique
 }
 
-func contains(values []string, value string) bool {
+func containsString(values []string, value string) bool {
 	for _, v := range values {
 		if v == value {
 			return true

@@ -17,7 +17,7 @@ func init() {
 	}
 }
 
-func updateGolden() bool {
+func updateConfigGolden() bool {
 	return flag.Lookup("update").Value.String() == "true"
 }
 
@@ -44,7 +44,7 @@ func TestBadConfigCorpus(t *testing.T) {
 			got := checkRejected(t, name, data) + "\n"
 
 			golden := strings.TrimSuffix(file, ".yaml") + ".err"
-			if updateGolden() {
+			if updateConfigGolden() {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {
 					t.Fatal(err)
 				}

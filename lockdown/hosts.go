@@ -18,11 +18,12 @@ const (
 	maxLabelLength = 63
 )
 
-// idnaProfile converts host names to their ASCII form. It applies the
-// IDNA2008 registration rules (no underscores, no leading or trailing
-// hyphens, valid punycode, Bidi rule) after the lookup mapping, which turns
-// full-width and upper-case letters into their plain lower-case forms.
-var idnaProfile = idna.New(idna.MapForLookup(), idna.ValidateForRegistration())
+// idnaProfile converts host names to their ASCII form under the IDNA2008
+// registration rules: no underscores, no leading or trailing hyphens, valid
+// punycode, the Bidi rule, and no mapping, so full-width and other
+// compatibility characters are rejected rather than folded. Callers lower
+// the case first.
+var idnaProfile = idna.New(idna.ValidateForRegistration())
 
 // hostRules says which host forms a caller accepts.
 type hostRules struct {
