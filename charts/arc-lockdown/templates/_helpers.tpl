@@ -1,0 +1,138 @@
+{{/*
+Chart name, cut to 63 characters because Kubernetes label values are.
+*/}}
+{{- define "arc-lockdown.name" -}}
+{{- default .Chart.Name .Values.nameOverride | trunc 63 | trimSuffix "-" }}
+{{- end }}
+
+{{/*
+Prefix of every object name: the release name, followed by the chart name
+unless the release name already contains it. Cut to 50 characters so that
+the longest suffix ("-github-webhook", 13 characters) still fits in 63.
+*/}}
+{{- define "arc-lockdown.fullname" -}}
+{{- if .Values.fullnameOverride }}
+{{- .Values.fullnameOverride | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- $name := default .Chart.Name .Values.nameOverride }}
+{{- if contains $name .Release.Name }}
+{{- .Release.Name | trunc 50 | trimSuffix "-" }}
+{{- else }}
+{{- printf "%s-%s" .Release.Name $name | trunc 50 | trimSuffix "-" }}
+{{- end }}
+{{- end }}
+{{- end }}
+
+{{/*
+Labels of every object the chart creates.
+*/}}
+{{- define "arc-lockdown.labels" -}}
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" | trunc 63 | trimSuffix "-" }}
+{{ include "arc-lockdown.selectorLabels" . }}
+app.kubernetes.io/version: {{ .Chart.AppVersion | quote }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/*
+Labels that select the controller pods. They never change after install,
+because a Deployment's selector is immutable.
+*/}}
+{{- define "arc-lockdown.selectorLabels" -}}
+app.kubernetes.io/name: {{ include "arc-lockdown.name" . }}
+app.kubernetes.io/instance: {{ .Release.Name }}
+app.kubernetes.io/component: controller
+{{- end }}
+
+{{/*
+Name of the controller's ServiceAccount.
+*/}}
+{{- define "arc-lockdown.serviceAccountName" -}}
+{{- if .Values.serviceAccount.create }}
+{{- default (include "arc-lockdown.fullname" .) .Values.serviceAccount.name }}
+{{- else }}
+{{- required "serviceAccount.name is required when serviceAccount.create is false" .Values.serviceAccount.name }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the GitHub App ID and private key.
+*/}}
+{{- define "arc-lockdown.githubAppSecretName" -}}
+{{- if .Values.githubApp.existingSecret }}
+{{- .Values.githubApp.existingSecret }}
+{{- else }}
+{{- printf "%s-github-app" (include "arc-lockdown.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Name of the Secret holding the GitHub webhook secret.
+*/}}
+{{- define "arc-lockdown.webhookSecretName" -}}
+{{- if .Values.webhook.existingSecret }}
+{{- .Values.webhook.existingSecret }}
+{{- else }}
+{{- printf "%s-github-webhook" (include "arc-lockdown.fullname" .) }}
+{{- end }}
+{{- end }}
+
+{{/*
+Key of the webhook secret inside its Secret.
+*/}}
+{{- define "arc-lockdown.webhookSecretKey" -}}
+{{- if .Values.webhook.existingSecret }}
+{{- .Values.webhook.existingSecretKey }}
+{{- else -}}
+webhook_secret
+{{- end }}
+{{- end }}
+
+{{/*
+Fully qualified host name of the access-log Service, as
+meshConfig.extensionProviders needs it.
+*/}}
+{{- define "arc-lockdown.accessLogHost" -}}
+{{- printf "%s-access-log.%s.svc.%s" (include "arc-lockdown.fullname" .) .Release.Namespace .Values.cluster.domain }}
+{{- end }}
+
+{{/*
+Content of the --mesh-config file: where the egress gateway, istiod, the
+cluster DNS and the API server are.
+*/}}
+{{- define "arc-lockdown.meshConfig" -}}
+egressGateway:
+  {{- toYaml .Values.mesh.egressGateway | nindent 2 }}
+istiod:
+  {{- toYaml .Values.mesh.istiod | nindent 2 }}
+dns:
+  {{- toYaml .Values.cluster.dns | nindent 2 }}
+apiServer:
+  {{- toYaml .Values.cluster.apiServer | nindent 2 }}
+{{- end }}
+
+{{/*
+Rules of the generated RBAC file files/role.yaml, which `make manifests`
+writes from the controller's kubebuilder markers. The result is a YAML map
+with the key "cluster" (rules of the ClusterRole documents) and "namespaced"
+(rules of Role documents, which the chart grants in the release namespace).
+controller-gen separates documents with "---" lines.
+*/}}
+{{- define "arc-lockdown.generatedRules" -}}
+{{- $cluster := list }}
+{{- $namespaced := list }}
+{{- $content := .Files.Get "files/role.yaml" }}
+{{- range $doc := regexSplit "(?m)^---[ \t]*$" $content -1 }}
+{{- $object := fromYaml $doc }}
+{{- if hasKey $object "Error" }}
+{{- fail (printf "files/role.yaml: invalid YAML document: %s" $object.Error) }}
+{{- end }}
+{{- if eq (get $object "kind") "ClusterRole" }}
+{{- $cluster = concat $cluster (default list $object.rules) }}
+{{- else if eq (get $object "kind") "Role" }}
+{{- $namespaced = concat $namespaced (default list $object.rules) }}
+{{- else if $object }}
+{{- fail (printf "files/role.yaml: unexpected kind %q: expected ClusterRole or Role documents from controller-gen" (get $object "kind")) }}
+{{- end }}
+{{- end }}
+{{- dict "cluster" $cluster "namespaced" $namespaced | toYaml }}
+{{- end }}

@@ -1,0 +1,190 @@
+package chart
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/chart/common"
+	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
+	"helm.sh/helm/v4/pkg/chart/v2/loader"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
+
+	"github.com/arc-lockdown/arc-lockdown/test/envtest"
+)
+
+var update = flag.Bool("update", false, "rewrite the golden files and the chart README's values table from the current chart")
+
+const (
+	// releaseName and releaseNamespace are the release every render uses.
+	releaseName      = "arc-lockdown"
+	releaseNamespace = "arc-lockdown-system"
+	// kubeVersion is the Kubernetes version the renders assume, the one
+	// envtest runs.
+	kubeVersion = "v" + envtest.KubernetesVersion
+)
+
+// chartDir returns the absolute path of charts/arc-lockdown.
+func chartDir(t testing.TB) string {
+	t.Helper()
+	root, err := envtest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return filepath.Join(root, "charts", "arc-lockdown")
+}
+
+// loadChart loads the chart from its directory, as `helm install DIR` does.
+func loadChart(t testing.TB) *chartv2.Chart {
+	t.Helper()
+	ch, err := loader.LoadDir(chartDir(t))
+	if err != nil {
+		t.Fatalf("load chart: %v", err)
+	}
+	return ch
+}
+
+// readValues reads a values file from testdata.
+func readValues(t testing.TB, name string) map[string]any {
+	t.Helper()
+	values, err := common.ReadValuesFile(filepath.Join("testdata", name))
+	if err != nil {
+		t.Fatalf("read values: %v", err)
+	}
+	return values.AsMap()
+}
+
+// parseValues parses values written inline in a test.
+func parseValues(t testing.TB, text string) map[string]any {
+	t.Helper()
+	values, err := common.ReadValues([]byte(text))
+	if err != nil {
+		t.Fatalf("parse values %q: %v", text, err)
+	}
+	return values.AsMap()
+}
+
+// rendered is the output of one client-side install dry run.
+type rendered struct {
+	// Manifest is every rendered template, as `helm template` prints it
+	// without the CRDs.
+	Manifest string
+	// Notes is the rendered NOTES.txt.
+	Notes string
+}
+
+// render renders ch with values the way `helm install --dry-run=client`
+// does, including the values schema check.
+func render(ch *chartv2.Chart, values map[string]any) (rendered, error) {
+	kube, err := common.ParseKubeVersion(kubeVersion)
+	if err != nil {
+		return rendered{}, err
+	}
+	install := action.NewInstall(action.NewConfiguration())
+	install.DryRunStrategy = action.DryRunClient
+	install.Replace = true
+	install.ReleaseName = releaseName
+	install.Namespace = releaseNamespace
+	install.KubeVersion = kube
+
+	result, err := install.Run(ch, values)
+	if err != nil {
+		return rendered{}, err
+	}
+	release, ok := result.(*releasev1.Release)
+	if !ok {
+		return rendered{}, fmt.Errorf("install returned %T, expected *v1.Release", result)
+	}
+	return rendered{Manifest: release.Manifest, Notes: release.Info.Notes}, nil
+}
+
+// mustRender renders and fails the test on an error.
+func mustRender(t testing.TB, ch *chartv2.Chart, values map[string]any) rendered {
+	t.Helper()
+	out, err := render(ch, values)
+	if err != nil {
+		t.Fatalf("render chart: %v", err)
+	}
+	return out
+}
+
+// objects decodes every document of a manifest.
+func objects(t testing.TB, manifest string) []*unstructured.Unstructured {
+	t.Helper()
+	decoder := utilyaml.NewYAMLOrJSONDecoder(strings.NewReader(manifest), 4096)
+	var result []*unstructured.Unstructured
+	for {
+		var object map[string]any
+		err := decoder.Decode(&object)
+		if errors.Is(err, io.EOF) {
+			return result
+		}
+		if err != nil {
+			t.Fatalf("decode rendered manifest: %v", err)
+		}
+		if len(object) == 0 {
+			continue
+		}
+		result = append(result, &unstructured.Unstructured{Object: object})
+	}
+}
+
+// findObject returns the rendered object of a kind and name, or fails.
+func findObject(t testing.TB, list []*unstructured.Unstructured, kind, name string) *unstructured.Unstructured {
+	t.Helper()
+	for _, object := range list {
+		if object.GetKind() == kind && object.GetName() == name {
+			return object
+		}
+	}
+	t.Fatalf("rendered manifest has no %s %q", kind, name)
+	return nil
+}
+
+// compareGolden compares got with testdata/name, or rewrites the file with
+// -update.
+func compareGolden(t *testing.T, name string, got []byte) {
+	t.Helper()
+	path := filepath.Join("testdata", name)
+	if *update {
+		if err := os.WriteFile(path, got, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read golden file: %v (run with -update to create it)", err)
+	}
+	if !bytes.Equal(got, want) {
+		t.Errorf("%s differs from the render; run `go test ./test/chart -update` and review the diff.\n%s", path, firstDifference(string(want), string(got)))
+	}
+}
+
+// firstDifference describes the first line where two texts differ.
+func firstDifference(want, got string) string {
+	wantLines := strings.Split(want, "\n")
+	gotLines := strings.Split(got, "\n")
+	for i := 0; i < len(wantLines) || i < len(gotLines); i++ {
+		var w, g string
+		if i < len(wantLines) {
+			w = wantLines[i]
+		}
+		if i < len(gotLines) {
+			g = gotLines[i]
+		}
+		if w != g {
+			return fmt.Sprintf("line %d:\n  golden: %q\n  render: %q", i+1, w, g)
+		}
+	}
+	return "texts are equal"
+}
