@@ -60,13 +60,12 @@ type configReport struct {
 // buildReport checks the file of a pull request's head against every
 // policy group and compares the resulting profiles with the base's.
 // Problems and dropped entries that several groups share are reported once.
-func buildReport(head, base fileVersion, groups []policyGroup) configReport {
+func buildReport(head, base fileVersion, groups []policyGroup, baseRef string) configReport {
 	var (
 		report  configReport
 		summary strings.Builder
 		seen    = map[annotation]bool{}
 		errors  int
-		drops   int
 	)
 	addAnnotation := func(a annotation) {
 		if !seen[a] {
@@ -76,7 +75,7 @@ func buildReport(head, base fileVersion, groups []policyGroup) configReport {
 	}
 
 	if len(groups) == 0 {
-		fmt.Fprintf(&summary, "No AutoscalingRunnerSet in the cluster reads this repository's `%s`, so only its syntax was checked.\n", lockdown.ConfigPath)
+		fmt.Fprintf(&summary, "No AutoscalingRunnerSet in the cluster reads `%s` from branch `%s` of this repository, so only the file's syntax was checked.\n", lockdown.ConfigPath, baseRef)
 		if head.found {
 			_, problems := parseForCheck(head.data, nil)
 			for _, p := range problems {
@@ -87,9 +86,7 @@ func buildReport(head, base fileVersion, groups []policyGroup) configReport {
 	}
 
 	for _, g := range groups {
-		groupErrors, groupDrops := reportGroup(&summary, head, base, g, addAnnotation)
-		errors += groupErrors
-		drops += groupDrops
+		errors += reportGroup(&summary, head, base, g, addAnnotation)
 	}
 
 	sort.SliceStable(report.annotations, func(i, j int) bool {
@@ -107,18 +104,18 @@ func buildReport(head, base fileVersion, groups []policyGroup) configReport {
 		report.conclusion = conclusionSuccess
 		report.title = fmt.Sprintf("%s is valid", lockdown.ConfigPath)
 	}
-	if dropped := countLevel(report.annotations, levelWarning); dropped > 0 && drops > 0 {
+	if dropped := countLevel(report.annotations, levelWarning); dropped > 0 {
 		report.title += fmt.Sprintf("; the policy drops %s", plural(dropped, "entry"))
 	}
 	return report
 }
 
 // reportGroup writes one policy group's section of the summary, adds its
-// annotations, and returns its number of problems and dropped entries.
-func reportGroup(summary *strings.Builder, head, base fileVersion, g policyGroup, addAnnotation func(annotation)) (problemCount, dropCount int) {
+// annotations, and returns its number of problems.
+func reportGroup(summary *strings.Builder, head, base fileVersion, g policyGroup, addAnnotation func(annotation)) int {
 	if g.policy == nil {
 		fmt.Fprintf(summary, "\n### No EgressPolicy\n\nNo EgressPolicy selects %s, so arc-lockdown does not manage their egress.\n", quoteList(g.scaleSets))
-		return 0, 0
+		return 0
 	}
 	spec := &g.policy.Spec
 	fmt.Fprintf(summary, "\n### EgressPolicy `%s`\n\nScale sets: %s.\n\n", g.policy.Name, quoteList(g.scaleSets))
@@ -140,7 +137,7 @@ func reportGroup(summary *strings.Builder, head, base fileVersion, g policyGroup
 
 	if len(problems) > 0 {
 		fmt.Fprintf(summary, "The file has %s. After the merge these scale sets would keep their last applied profile until the file is fixed.\n", plural(len(problems), "error"))
-		return len(problems), len(headProfile.Dropped)
+		return len(problems)
 	}
 
 	baseProfile, baseNote := profileAt(base, spec, g.githubHost)
@@ -160,7 +157,7 @@ func reportGroup(summary *strings.Builder, head, base fileVersion, g policyGroup
 			fmt.Fprintf(summary, "- `%s`: %s\n", d.Entry, d.Reason)
 		}
 	}
-	return 0, len(headProfile.Dropped)
+	return 0
 }
 
 // profileAt returns the effective profile of the file at the base commit,
