@@ -51,6 +51,7 @@ func (s *Server) routes() (*http.ServeMux, error) {
 		{http.MethodPatch, "/repos/{owner}/{repo}/check-runs/{check_run_id}", authInstallation, s.updateCheckRun},
 		{http.MethodGet, "/repos/{owner}/{repo}/commits/{ref}/check-runs", authInstallation, s.listCheckRunsForRef},
 		{http.MethodGet, "/repos/{owner}/{repo}/actions/runs/{run_id}", authInstallation, s.getWorkflowRun},
+		{http.MethodGet, "/repos/{owner}/{repo}/pulls/{pull_number}/files", authInstallation, s.listPullRequestFiles},
 	}
 
 	mux := http.NewServeMux()

@@ -49,6 +49,7 @@ type Server struct {
 	now          func() time.Time
 	tokenTTL     time.Duration
 	rateLimit    int
+	rateWindow   time.Duration
 	nextID       int64
 	installs     map[string]*installation // by lower-case account login
 	tokens       map[string]*token        // by token value
@@ -73,8 +74,12 @@ func WithTokenTTL(d time.Duration) Option { return func(s *Server) { s.tokenTTL 
 // rate-limit windows.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
 
-// WithRateLimit sets the hourly request budget per credential.
+// WithRateLimit sets the request budget per credential and window.
 func WithRateLimit(n int) Option { return func(s *Server) { s.rateLimit = n } }
+
+// WithRateWindow sets the length of a rate-limit window; GitHub's is one
+// hour. Tests shorten it to see a reset.
+func WithRateWindow(d time.Duration) Option { return func(s *Server) { s.rateWindow = d } }
 
 var (
 	keyOnce sync.Once
@@ -103,6 +108,7 @@ func New(tb testing.TB, opts ...Option) *Server {
 		now:          time.Now,
 		tokenTTL:     time.Hour,
 		rateLimit:    DefaultRateLimit,
+		rateWindow:   time.Hour,
 		nextID:       1000,
 		installs:     map[string]*installation{},
 		tokens:       map[string]*token{},
@@ -253,7 +259,7 @@ func (s *Server) window(credential string) *rateWindow {
 	now := s.now()
 	w := s.rates[credential]
 	if w == nil || !now.Before(w.reset) {
-		w = &rateWindow{reset: now.Add(time.Hour).Truncate(time.Second)}
+		w = &rateWindow{reset: now.Add(s.rateWindow).Truncate(time.Second)}
 		s.rates[credential] = w
 	}
 	return w
