@@ -150,6 +150,21 @@ func findObject(t testing.TB, list []*unstructured.Unstructured, kind, name stri
 	return nil
 }
 
+// findKind returns the only rendered object of a kind, or fails.
+func findKind(t testing.TB, list []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
+	t.Helper()
+	var found []*unstructured.Unstructured
+	for _, object := range list {
+		if object.GetKind() == kind {
+			found = append(found, object)
+		}
+	}
+	if len(found) != 1 {
+		t.Fatalf("rendered manifest has %d objects of kind %s, expected 1", len(found), kind)
+	}
+	return found[0]
+}
+
 // compareGolden compares got with testdata/name, or rewrites the file with
 // -update.
 func compareGolden(t *testing.T, name string, got []byte) {
