@@ -16,7 +16,7 @@ import (
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
-// ConfigPath is where a repository keeps its egress file.
+// ConfigPath is the path of the egress file inside a repository.
 const ConfigPath = ".github/egress.yaml"
 
 // ConfigVersion is the only format version of the file this package reads.
@@ -74,9 +74,9 @@ type Problem struct {
 	Line, Column int
 	// Value is the offending value as written; empty when there is none.
 	Value string
-	// Message says what is wrong.
+	// Message describes what is wrong.
 	Message string
-	// Hint says what to write instead; empty when there is no useful hint.
+	// Hint is the suggested fix; empty when there is no useful hint.
 	Hint string
 }
 
@@ -127,10 +127,10 @@ var (
 
 // ParseConfig parses and checks a repository's .github/egress.yaml. The
 // filename only labels problems. With a policy, catalog names must exist in
-// its catalog and IP literals must fall inside its AllowedCIDRs; with a nil
+// its catalog and IP literals must fall inside its AllowedCIDRs. With a nil
 // policy, catalog names are checked for syntax only and IP literals are
-// rejected. ParseConfig never applies the ceiling or the deny list: that is
-// EffectiveProfile's job.
+// rejected. ParseConfig applies neither the ceiling nor the deny list,
+// because EffectiveProfile does.
 //
 // On any problem it returns a nil Config and a *ConfigError listing all of
 // them.
@@ -284,12 +284,11 @@ func (p *configParser) sourceLine(n int) string {
 	return string(lines[n-1])
 }
 
-// rejectAnchors reports every anchor and alias. The format never needs
-// them, and refusing them keeps alias expansion ("billion laughs") out of
-// the picture whatever the YAML library does with them later. It returns
-// false when there was one.
-// Only the first anchor and the first alias are reported, so that a
-// "billion laughs" file yields two problems rather than hundreds.
+// rejectAnchors reports the first anchor and the first alias, and returns
+// false when there is either. The format never needs them, and rejecting
+// them rules out alias expansion ("billion laughs") whatever the YAML
+// library would do with them. Reporting only the first of each keeps such a
+// file at two problems rather than hundreds.
 func (p *configParser) rejectAnchors(root *yaml.Node) bool {
 	var firstAnchor, firstAlias *yaml.Node
 	var walk func(node *yaml.Node)

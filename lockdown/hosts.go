@@ -25,7 +25,7 @@ const (
 // the case first.
 var idnaProfile = idna.New(idna.ValidateForRegistration())
 
-// hostRules says which host forms a caller accepts.
+// hostRules selects the host forms a caller accepts.
 type hostRules struct {
 	// allowedCIDRs are the ranges an IP literal must fall inside.
 	allowedCIDRs []netip.Prefix
@@ -34,7 +34,7 @@ type hostRules struct {
 	trusted bool
 }
 
-// hostError is why a host was rejected and what to write instead.
+// hostError is the reason a host was rejected and the suggested fix.
 type hostError struct {
 	message string
 	hint    string
@@ -66,7 +66,7 @@ func normalizeHost(raw string, rules hostRules) (string, *hostError) {
 
 	if isASCII(name) {
 		// Check the limits first, so that a long name gets a message that
-		// says which limit it breaks rather than the IDNA library's.
+		// names the limit it breaks rather than the IDNA library's.
 		if problem := checkDNSLength(name, wildcard); problem != nil {
 			return "", problem
 		}
@@ -167,8 +167,8 @@ func checkIPLiteral(address netip.Addr, rules hostRules) (string, *hostError) {
 }
 
 // checkDNSLength enforces the DNS limits on the ASCII form and rejects
-// single-label names, which resolve through the pod's search domains to a
-// host nobody can predict from the file. A wildcard over a single label is
+// single-label names, because the pod's DNS search domains decide what
+// they resolve to. A wildcard over a single label is
 // left to the public suffix check.
 func checkDNSLength(ascii string, wildcard bool) *hostError {
 	length := len(ascii)
@@ -253,7 +253,7 @@ func checkConfusable(ascii string) *hostError {
 	return nil
 }
 
-// scriptTables are the scripts checkConfusable tells apart. Letters of other
+// scriptTables are the scripts checkConfusable distinguishes. Letters of other
 // scripts count as "Other".
 var scriptTables = []struct {
 	name  string
@@ -315,7 +315,7 @@ func allLatinLookalikes(label string) bool {
 
 // normalizePattern returns the canonical form of a host pattern from the
 // policy (deny list, allowed hosts). It never fails: a pattern that is not
-// a valid name is kept in lower case so that it still matches itself.
+// a valid name is kept in lower case, so it still matches the same string.
 func normalizePattern(pattern string) string {
 	pattern = strings.TrimSuffix(strings.ToLower(strings.TrimSpace(pattern)), ".")
 	if address, ok := parseIPLiteral(pattern); ok {
@@ -334,7 +334,7 @@ func normalizePattern(pattern string) string {
 
 // patternCovers reports whether every name that host stands for is matched
 // by pattern. Both are normalised. A wildcard "*.d" matches every name below
-// d at any depth, but not d itself; this is the wider reading of a wildcard,
+// d at any depth, but not d itself. This is the wider reading of a wildcard,
 // so deny checks err on the safe side.
 func patternCovers(pattern, host string) bool {
 	patternBase, patternWildcard := strings.CutPrefix(pattern, "*.")

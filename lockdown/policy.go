@@ -12,9 +12,9 @@ import (
 // EffectiveProfile bounds a repository's request by the administrator's
 // policy: baseline ∪ (request ∩ ceiling) minus deny.
 //
-//   - The baseline and githubHost (the scale set's GitHub or GHES host, added
-//     unless a baseline entry already covers it) are always in the profile;
-//     the deny list does not apply to them.
+//   - The baseline is always in the profile, and so is githubHost (the
+//     scale set's GitHub or GHES host) unless a baseline entry covers it.
+//     The deny list does not apply to either.
 //   - A catalog name expands to its destinations; each one the deny list
 //     matches is dropped.
 //   - A host is kept when it matches one of the policy's AllowedHosts

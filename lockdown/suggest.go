@@ -3,9 +3,8 @@ package lockdown
 import "strings"
 
 // closestName returns the candidate with the smallest edit distance to name,
-// or "" when none is close enough to be a likely typo: the distance must be
-// at most a third of the longer string's length, and at least 1 edit is
-// always tolerated.
+// or "" when none is close enough to be a likely typo. Close enough means at
+// most a third of the longer string's length, and at least one edit.
 func closestName(name string, candidates []string) string {
 	best, bestDistance := "", -1
 	for _, candidate := range candidates {
