@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -260,9 +261,10 @@ func (r *renderer) warnAboutScaleSet() {
 		}
 	}
 
+	var wildcards []string
 	for _, h := range r.hosts {
 		if h.wildcard() {
-			r.warn(WarningWildcardForwarding, fmt.Sprintf("host %s is a wildcard: its ServiceEntry uses resolution NONE (the API server rejects a wildcard with DNS), so the egress gateway forwards its connections to their original destination address, which is the gateway itself; list the exact hosts, or route the wildcard through an SNI proxy or a resolution that Istio supports for wildcards", h.host))
+			wildcards = append(wildcards, h.host)
 		}
 		if len(h.tlsPorts) > 1 {
 			r.warn(WarningPortsNotRouted, fmt.Sprintf("host %s lists TLS ports %v: the egress gateway tells TLS connections apart by SNI only, so all of them go to port %d", h.host, h.tlsPorts, h.tlsPorts[0]))
@@ -270,6 +272,14 @@ func (r *renderer) warnAboutScaleSet() {
 		if len(h.httpPorts) > 1 {
 			r.warn(WarningPortsNotRouted, fmt.Sprintf("host %s lists HTTP ports %v: the egress gateway receives HTTP on one port, so all of them go to port %d", h.host, h.httpPorts, h.httpPorts[0]))
 		}
+	}
+	// TODO: wildcard hosts are admitted and routed to the egress gateway,
+	// but the gateway cannot forward them: with resolution NONE its
+	// upstream is the connection's original destination, the gateway pod
+	// itself. Forwarding needs an SNI proxy behind the gateway or Istio's
+	// DYNAMIC_DNS resolution, which the outer Istio mTLS SNI defeats.
+	if len(wildcards) > 0 {
+		r.warn(WarningWildcardForwarding, fmt.Sprintf("wildcard hosts %s: their ServiceEntries use resolution NONE because the API server rejects a wildcard with resolution DNS, so the egress gateway forwards their connections to the original destination address, which is the gateway itself, and they fail; list the exact host names, or put an SNI proxy behind the egress gateway", strings.Join(wildcards, ", ")))
 	}
 }
 
