@@ -2,6 +2,7 @@ package github
 
 import (
 	"net/http"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -93,3 +94,5 @@ func (c *countingTransport) RoundTrip(req *http.Request) (*http.Response, error)
 	}
 	return c.next.RoundTrip(req)
 }
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
