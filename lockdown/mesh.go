@@ -17,8 +17,8 @@ const (
 // MeshOptions describes the Istio installation and cluster services that
 // rendered objects refer to.
 type MeshOptions struct {
-	// EgressGatewayNamespace is where the egress gateway pods run and where
-	// the AuthorizationPolicy is rendered.
+	// EgressGatewayNamespace is the namespace of the egress gateway pods and
+	// of the rendered AuthorizationPolicy.
 	EgressGatewayNamespace string
 	// EgressGatewayLabels select the egress gateway pods.
 	EgressGatewayLabels map[string]string
@@ -119,12 +119,12 @@ func (m MeshOptions) Validate() error {
 	}
 	for _, port := range m.APIServerPorts {
 		if !validPort(port) {
-			errs = append(errs, fmt.Errorf("mesh option APIServerPorts holds %d: use ports in 1-65535", port))
+			errs = append(errs, fmt.Errorf("mesh option APIServerPorts contains %d: use ports in 1-65535", port))
 		}
 	}
 	for _, cidr := range m.APIServerCIDRs {
 		if _, err := netip.ParsePrefix(cidr); err != nil {
-			errs = append(errs, fmt.Errorf("mesh option APIServerCIDRs holds %q: %w", cidr, err))
+			errs = append(errs, fmt.Errorf("mesh option APIServerCIDRs contains invalid CIDR %q: %w", cidr, err))
 		}
 	}
 	return errors.Join(errs...)

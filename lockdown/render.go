@@ -54,7 +54,7 @@ const (
 	WarningSidecarInjectionDisabled = "SidecarInjectionDisabled"
 )
 
-// Rendered holds the objects for one scale set, in a stable order.
+// Rendered is the set of objects for one scale set, in a stable order.
 type Rendered struct {
 	// Objects in apply order: NetworkPolicies, Sidecar, ServiceEntries,
 	// DestinationRule, Gateway, VirtualServices, AuthorizationPolicy, each

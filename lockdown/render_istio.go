@@ -29,7 +29,7 @@ func istioTypeMeta(group, kind string) metav1.TypeMeta {
 
 // renderSidecar renders the Sidecar of the runner pods: the profile's
 // hosts, the egress gateway and (kubernetes mode) the API server are the
-// only services their proxy knows about, and in enforce mode REGISTRY_ONLY
+// only services their proxy is configured for, and in enforce mode REGISTRY_ONLY
 // sends everything else to Istio's BlackHoleCluster.
 //
 // Istio treats two Sidecars that select the same pod as undefined, so no
@@ -73,7 +73,7 @@ func (r *renderer) renderSidecar() {
 // Istio mTLS between sidecar and gateway:
 //
 //   - a ServiceEntry per host makes the host known to the mesh;
-//   - a DestinationRule for the gateway Service holds one subset per host
+//   - a DestinationRule for the gateway Service contains one subset per host
 //     that wraps the connection in Istio mTLS with the host as SNI;
 //   - a Gateway opens port 443 (TLS) and port 80 (HTTPS carrying plain
 //     HTTP) with ISTIO_MUTUAL on the egress gateway pods;
@@ -83,9 +83,9 @@ func (r *renderer) renderSidecar() {
 //   - an AuthorizationPolicy on the gateway admits only this scale set's
 //     ServiceAccount, and only to its own hosts.
 //
-// The Gateway uses ISTIO_MUTUAL on both servers so that the gateway sees
-// the runner's workload certificate: source.principals in the
-// AuthorizationPolicy match only on mTLS connections. For that reason the
+// The Gateway uses ISTIO_MUTUAL on both servers so that the gateway
+// receives the runner's workload certificate, because source.principals in
+// the AuthorizationPolicy match only on mTLS connections. For that reason the
 // HTTP server is declared with protocol HTTPS; the traffic inside the mTLS
 // tunnel is the runner's plain HTTP.
 func (r *renderer) renderEgressRouting() {
@@ -212,9 +212,9 @@ func (r *renderer) gateway() *istionetworkingv1.Gateway {
 	// NOTE: Istio applies a Gateway to every pod its selector matches in
 	// the cluster, not only in this namespace (unless istiod runs with
 	// PILOT_SCOPE_GATEWAY_TO_NAMESPACE). Scale sets that share a host put
-	// the same SNI on the gateway's port 443 more than once; Istio keeps
-	// one of the duplicate servers, and every copy routes the host to the
-	// same destination, while the AuthorizationPolicies stay per scale set.
+	// the same SNI on the gateway's port 443 more than once. Every copy
+	// routes the host to the same destination, and the AuthorizationPolicies
+	// stay per scale set. Which duplicate server Istio keeps was not tested.
 	return &istionetworkingv1.Gateway{
 		TypeMeta:   istioTypeMeta("networking.istio.io", "Gateway"),
 		ObjectMeta: r.objectMeta(r.ss.Namespace, ComponentGateway, "egress-gateway"),
@@ -287,8 +287,8 @@ func toHost(host string, port int32) *networkingapi.Destination {
 // authorizationPolicy admits this scale set's ServiceAccount to its own
 // hosts on the gateway pods: TLS by the SNI of the mTLS connection (set by
 // the DestinationRule subset), HTTP by the Host header. ALLOW policies of
-// other scale sets add their own identities and hosts; a request that no
-// ALLOW policy matches is denied once any ALLOW policy selects the gateway.
+// other scale sets add their own identities and hosts. Once any ALLOW
+// policy selects the gateway, a request that none of them matches is denied.
 //
 // NOTE: the job and step pods of kubernetes mode are created by
 // runner-container-hooks; they are admitted only if they run as the same

@@ -51,10 +51,10 @@ func (r *renderer) renderNetworkPolicies() {
 	// and nothing else, so this selector cannot tell scale sets apart: it
 	// selects the job pods of every scale set in the namespace. That is
 	// safe because every scale set renders the same rules here (DNS,
-	// istiod, the egress gateway), and NetworkPolicies add up, so the job
-	// pods never get more than that; it is also why audit mode does not
-	// open this policy. The API server is left out: job and step pods do
-	// not call it, only the runner pod does.
+	// istiod, the egress gateway) and NetworkPolicies add up, so job pods
+	// get no more than that. For the same reason audit mode does not open
+	// this policy. The API server is left out because only the runner pod
+	// calls it, not the job and step pods.
 	job := &networkingv1.NetworkPolicy{
 		TypeMeta:   networkPolicyTypeMeta,
 		ObjectMeta: r.objectMeta(r.ss.Namespace, ComponentJobEgress, "job-egress"),

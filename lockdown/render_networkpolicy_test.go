@@ -33,11 +33,11 @@ var (
 	// ingressGatewayPod shares the namespace of the egress gateway.
 	ingressGatewayPod = internalPeer("istio-system", map[string]string{"istio": "ingressgateway"}, "10.1.2.4")
 	// dnsImpostor carries the DNS label in another namespace.
-	dnsImpostor     = internalPeer("arc-runners", map[string]string{"k8s-app": "kube-dns"}, "10.1.0.53")
-	externalHost    = &matcher.TrafficPeer{IP: "198.51.100.7"}
-	otherExternal   = &matcher.TrafficPeer{IP: "203.0.113.9"}
-	apiServerHost   = &matcher.TrafficPeer{IP: "10.0.0.1"}
-	apiServerOther  = &matcher.TrafficPeer{IP: "10.0.0.2"}
+	dnsImpostor    = internalPeer("arc-runners", map[string]string{"k8s-app": "kube-dns"}, "10.1.0.53")
+	externalHost   = &matcher.TrafficPeer{IP: "198.51.100.7"}
+	otherExternal  = &matcher.TrafficPeer{IP: "203.0.113.9"}
+	apiServerHost  = &matcher.TrafficPeer{IP: "10.0.0.1"}
+	apiServerOther = &matcher.TrafficPeer{IP: "10.0.0.2"}
 )
 
 func internalPeer(namespace string, labels map[string]string, ip string) *matcher.TrafficPeer {

@@ -47,7 +47,7 @@ var samples = []struct {
 	{"kube-mode-repo.yaml", "k8s-mode", lockdown.ContainerModeKubernetes, "k8s-mode-gha-rs-kube-mode"},
 }
 
-// testProfile holds exact hosts, a wildcard, an HTTP destination and a
+// testProfile contains exact hosts, a wildcard, an HTTP destination and a
 // host reached over both protocols.
 func testProfile(mode egressv1alpha1.Mode) lockdown.Profile {
 	return lockdown.Profile{
@@ -582,7 +582,7 @@ func TestRenderRejectsInvalidInput(t *testing.T) {
 		{"no namespace", lockdown.ScaleSet{Name: "web", ServiceAccountName: "sa"}, lockdown.Profile{}, testMesh(), "must both be set"},
 		{"no service account", lockdown.ScaleSet{Name: "web", Namespace: "ci"}, lockdown.Profile{}, testMesh(), "has no ServiceAccountName"},
 		{"empty gateway selector", testScaleSet("ci", "web", ""), lockdown.Profile{}, badMesh, "EgressGatewayLabels is empty"},
-		{"invalid API server CIDR", testScaleSet("ci", "web", ""), lockdown.Profile{}, badCIDR, `APIServerCIDRs holds "10.0.0.300/32"`},
+		{"invalid API server CIDR", testScaleSet("ci", "web", ""), lockdown.Profile{}, badCIDR, `APIServerCIDRs contains invalid CIDR "10.0.0.300/32"`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

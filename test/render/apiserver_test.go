@@ -20,7 +20,7 @@ import (
 
 var sampleFiles = []string{"default-repo.yaml", "dind-repo.yaml", "kube-mode-repo.yaml"}
 
-// profile holds exact hosts, a wildcard, an HTTP destination, a host over
+// profile contains exact hosts, a wildcard, an HTTP destination, a host over
 // both protocols and a TLS port other than 443.
 var profile = lockdown.Profile{
 	Destinations: []lockdown.Destination{

@@ -1,4 +1,4 @@
-// Package render holds the acceptance tests of lockdown.Render against a
+// Package render contains the acceptance tests of lockdown.Render against a
 // real kube-apiserver: every rendered object must pass the API server's
 // validation of the Istio and Kubernetes schemas.
 package render
