@@ -19,7 +19,9 @@ type CheckRunReport struct {
 	Name string
 	// HeadSHA is the commit the check run is attached to.
 	HeadSHA string
-	// ExternalID identifies the pull request, "owner/repo#number".
+	// ExternalID identifies the pull request and its base commit,
+	// "owner/repo#number@baseSHA", so that a check against a new base is a
+	// new check run rather than an update that keeps the old annotations.
 	ExternalID string
 	// Conclusion is "success", "failure" or "neutral".
 	Conclusion string
@@ -102,7 +104,7 @@ func (c *ConfigChecker) CheckPullRequest(ctx context.Context, pr PullRequest) er
 	run := CheckRunReport{
 		Name:        CheckRunName,
 		HeadSHA:     pr.HeadSHA,
-		ExternalID:  fmt.Sprintf("%s#%d", repo.FullName(), pr.Number),
+		ExternalID:  fmt.Sprintf("%s#%d@%s", repo.FullName(), pr.Number, pr.BaseSHA),
 		Conclusion:  report.conclusion,
 		Title:       report.title,
 		Summary:     report.summary,

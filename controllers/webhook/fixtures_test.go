@@ -285,8 +285,8 @@ func TestExamplePullRequests(t *testing.T) {
 		if w := serve(h, newDelivery("pull_request", example)); w.Code != want {
 			t.Errorf("example %d (%s): status = %d, want %d; body: %s", i, e.Action, w.Code, want, w.Body)
 		}
+		h.WaitForChecks()
 	}
-	h.WaitForChecks()
 
 	got := checker.checked()
 	if len(got) != wantChecks {

@@ -261,3 +261,49 @@ func TestDeliveryCacheExpiresAndEvicts(t *testing.T) {
 		t.Error("an ID must expire after the TTL")
 	}
 }
+
+// blockingChecker is a PullRequestChecker that blocks until release is
+// closed.
+type blockingChecker struct {
+	release chan struct{}
+}
+
+func (b *blockingChecker) CheckPullRequest(ctx context.Context, _ PullRequest) error {
+	select {
+	case <-b.release:
+	case <-ctx.Done():
+	}
+	return nil
+}
+
+func TestBusyCheckerRejectsAndAcceptsRedelivery(t *testing.T) {
+	checker := &blockingChecker{release: make(chan struct{})}
+	h, err := NewHandler(Options{Secret: []byte(testSecret), Checker: checker, MaxConcurrentChecks: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var opened []byte
+	for _, example := range examplePayloads(t, "pull_request") {
+		if bytes.Contains(example, []byte(`"action":"opened"`)) || bytes.Contains(example, []byte(`"action": "opened"`)) {
+			opened = example
+			break
+		}
+	}
+
+	if w := serve(h, newDelivery("pull_request", opened)); w.Code != http.StatusAccepted {
+		t.Fatalf("first delivery: status = %d, want 202", w.Code)
+	}
+	second := newDelivery("pull_request", opened)
+	if w := serve(h, second); w.Code != http.StatusServiceUnavailable {
+		t.Errorf("second delivery while busy: status = %d, want 503", w.Code)
+	}
+
+	close(checker.release)
+	h.WaitForChecks()
+	redelivery := newDelivery("pull_request", opened)
+	redelivery.Header.Set(headerDelivery, second.Header.Get(headerDelivery))
+	if w := serve(h, redelivery); w.Code != http.StatusAccepted {
+		t.Errorf("redelivery: status = %d, want 202; body: %s", w.Code, w.Body)
+	}
+	h.WaitForChecks()
+}

@@ -8,10 +8,12 @@ import (
 	"strings"
 
 	gogithub "github.com/google/go-github/v60/github"
+
+	"github.com/arc-lockdown/arc-lockdown/lockdown"
 )
 
 // ConfigPath is the repository file that declares a repository's egress.
-const ConfigPath = ".github/egress.yaml"
+const ConfigPath = lockdown.ConfigPath
 
 // maxPushCommits is the number of commits after which GitHub truncates a
 // push payload's commits array; beyond it the changed paths are unknown.

@@ -19,10 +19,6 @@ import (
 // DefaultTriggerBuffer is the capacity of a Trigger's event channel.
 const DefaultTriggerBuffer = 1024
 
-// orgConfigRepository is the repository that holds the configuration file
-// of organization-level scale sets.
-const orgConfigRepository = ".github"
-
 // Trigger makes the scale-set reconciler reconcile chosen
 // AutoscalingRunnerSets at once. It sends one generic event per scale set
 // to a channel that Source turns into a controller-runtime source.
@@ -116,7 +112,7 @@ func servingScaleSets(ctx context.Context, reader client.Reader, match func(gith
 	}
 	var sets []actionsv1alpha1.AutoscalingRunnerSet
 	for i := range list.Items {
-		scope, err := parseScopeTemp(list.Items[i].Spec.GitHubConfigUrl)
+		scope, err := github.ParseConfigURL(list.Items[i].Spec.GitHubConfigUrl)
 		if err != nil {
 			continue
 		}
@@ -136,10 +132,8 @@ func sameOwner(scope github.Scope, host, owner string) bool {
 // readsConfigFrom reports whether a scale set of scope reads its
 // configuration file from the repository named name.
 func readsConfigFrom(scope github.Scope, name string) bool {
-	if scope.Repo == "" {
-		return strings.EqualFold(name, orgConfigRepository)
-	}
-	return strings.EqualFold(scope.Repo, name)
+	_, repo, err := github.ConfigRepository(scope)
+	return err == nil && strings.EqualFold(repo, name)
 }
 
 // refMatches reports whether a pushed ref ("refs/heads/main") is the ref a
