@@ -3,6 +3,8 @@ package lockdown
 import (
 	"errors"
 	"fmt"
+	"net/netip"
+	"slices"
 	"sort"
 	"strings"
 
@@ -52,6 +54,9 @@ const (
 	// WarningSidecarInjectionDisabled: the pod template turns off Istio's
 	// sidecar injection.
 	WarningSidecarInjectionDisabled = "SidecarInjectionDisabled"
+	// WarningAddressesNotRendered: IP destinations of the profile stay
+	// blocked.
+	WarningAddressesNotRendered = "AddressesNotRendered"
 )
 
 // Rendered is the set of objects for one scale set, in a stable order.
@@ -110,12 +115,14 @@ func Render(ss ScaleSet, p Profile, mesh MeshOptions) (Rendered, error) {
 		return Rendered{}, err
 	}
 
+	hosts, addresses := groupByHost(p.Destinations)
 	r := renderer{
-		ss:    ss,
-		mesh:  mesh,
-		mode:  p.Mode,
-		hosts: groupByHost(p.Destinations),
-		out:   Rendered{ContainerMode: DetectContainerMode(ss.Template)},
+		ss:        ss,
+		mesh:      mesh,
+		mode:      p.Mode,
+		hosts:     hosts,
+		addresses: addresses,
+		out:       Rendered{ContainerMode: DetectContainerMode(ss.Template)},
 	}
 	if r.mode == "" {
 		r.mode = egressv1alpha1.ModeEnforce
@@ -143,7 +150,9 @@ type renderer struct {
 	mesh  MeshOptions
 	mode  egressv1alpha1.Mode
 	hosts []hostRoute
-	out   Rendered
+	// addresses are the profile's IP destinations, which are not rendered.
+	addresses []string
+	out       Rendered
 }
 
 // hostRoute is one profile host with its ports by protocol.
@@ -158,11 +167,17 @@ func (h hostRoute) wildcard() bool {
 }
 
 // groupByHost merges the destinations of one host (a host may appear once
-// per protocol), keeping the profile's host order.
-func groupByHost(destinations []Destination) []hostRoute {
-	var routes []hostRoute
+// per protocol) and sorts them by host. IP addresses are returned apart,
+// because the egress gateway routes by name.
+func groupByHost(destinations []Destination) (routes []hostRoute, addresses []string) {
 	index := map[string]int{}
 	for _, d := range destinations {
+		if _, err := netip.ParseAddr(strings.Trim(d.Host, "[]")); err == nil {
+			if !slices.Contains(addresses, d.Host) {
+				addresses = append(addresses, d.Host)
+			}
+			continue
+		}
 		i, ok := index[d.Host]
 		if !ok {
 			i = len(routes)
@@ -177,7 +192,8 @@ func groupByHost(destinations []Destination) []hostRoute {
 		}
 	}
 	sort.SliceStable(routes, func(i, j int) bool { return routes[i].host < routes[j].host })
-	return routes
+	sort.Strings(addresses)
+	return routes, addresses
 }
 
 func mergePorts(have, add []int32) []int32 {
@@ -278,6 +294,13 @@ func (r *renderer) warnAboutScaleSet() {
 	// upstream is the connection's original destination, the gateway pod
 	// itself. Forwarding needs an SNI proxy behind the gateway or Istio's
 	// DYNAMIC_DNS resolution, which the outer Istio mTLS SNI defeats.
+	// TODO: IP destinations are left out, so they stay blocked in enforce
+	// mode. A TLS client sends no SNI to an IP address, so reaching one
+	// through the gateway needs a ServiceEntry with addresses and a TCP route
+	// instead of the SNI route used for names.
+	if len(r.addresses) > 0 {
+		r.warn(WarningAddressesNotRendered, fmt.Sprintf("IP destinations %s are not rendered, so connections to them stay blocked in enforce mode: the egress gateway routes TLS by server name, which clients do not send to an IP address; request a host name instead", strings.Join(r.addresses, ", ")))
+	}
 	if len(wildcards) > 0 {
 		r.warn(WarningWildcardForwarding, fmt.Sprintf("wildcard hosts %s: their ServiceEntries use resolution NONE because the API server rejects a wildcard with resolution DNS, so the egress gateway forwards their connections to the original destination address, which is the gateway itself, and they fail; list the exact host names, or put an SNI proxy behind the egress gateway", strings.Join(wildcards, ", ")))
 	}

@@ -660,3 +660,28 @@ func contains(values []string, want string) bool {
 func itoa(n uint32) string {
 	return strconv.FormatUint(uint64(n), 10)
 }
+
+func TestRenderSkipsIPDestinations(t *testing.T) {
+	p := testProfile(egressv1alpha1.ModeEnforce)
+	p.Destinations = append(p.Destinations,
+		lockdown.Destination{Host: "10.20.30.40", Ports: []int32{443}, Protocol: egressv1alpha1.ProtocolTLS},
+		lockdown.Destination{Host: "fd00::7", Ports: []int32{80}, Protocol: egressv1alpha1.ProtocolHTTP},
+	)
+	out := mustRender(t, testScaleSet("ci", "web", lockdown.ContainerModeDefault), p, testMesh())
+
+	if !hasWarning(out, lockdown.WarningAddressesNotRendered) {
+		t.Errorf("warnings %v lack %s", out.Warnings, lockdown.WarningAddressesNotRendered)
+	}
+	var buf bytes.Buffer
+	if err := lockdown.WriteYAML(&buf, lockdown.Rendered{Objects: out.Objects}); err != nil {
+		t.Fatal(err)
+	}
+	for _, address := range []string{"10.20.30.40", "fd00::7"} {
+		if strings.Contains(buf.String(), address) {
+			t.Errorf("rendered objects mention the IP destination %s", address)
+		}
+	}
+	if got := len(findSidecar(t, out).Spec.Egress[0].Hosts); got != 6 {
+		t.Errorf("Sidecar lists %d egress hosts, want the 5 names and the gateway", got)
+	}
+}
