@@ -24,8 +24,12 @@ var lowerBase32 = base32.NewEncoding("abcdefghijklmnopqrstuvwxyz234567").WithPad
 // two scale sets never share a name even when their readable parts match
 // ("a" + "b-runner" against "a-b" + "runner"), including in the gateway
 // namespace where objects of every scale set meet.
+//
+// Parts may be raw hosts: the readable prefix spells "*" as "wildcard", and
+// the hash covers the raw parts, so hosts that read alike once sanitised
+// ("a-b.example.com" and "a.b-example.com") still get different names.
 func objectName(ss ScaleSet, parts ...string) string {
-	readable := sanitizeLabel(strings.Join(append([]string{ss.Name}, parts...), "-"))
+	readable := sanitizeLabel(strings.ReplaceAll(strings.Join(append([]string{ss.Name}, parts...), "-"), "*", "wildcard"))
 	return withHash(readable, hashOf(append([]string{ss.Namespace, ss.Name}, parts...)...))
 }
 
@@ -56,8 +60,7 @@ func hashOf(parts ...string) string {
 // hostLabel turns a host such as "*.pypi.corp.example.com" into a readable
 // label part such as "wildcard-pypi-corp-example-com".
 func hostLabel(host string) string {
-	host = strings.Replace(host, "*", "wildcard", 1)
-	return sanitizeLabel(host)
+	return sanitizeLabel(strings.ReplaceAll(host, "*", "wildcard"))
 }
 
 // sanitizeLabel lower-cases s, replaces every character outside [a-z0-9-]

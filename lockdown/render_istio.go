@@ -121,7 +121,7 @@ func (r *renderer) serviceEntry(h hostRoute) *istionetworkingv1.ServiceEntry {
 	}
 	return &istionetworkingv1.ServiceEntry{
 		TypeMeta:   istioTypeMeta("networking.istio.io", "ServiceEntry"),
-		ObjectMeta: r.objectMeta(r.ss.Namespace, ComponentServiceEntry, "se", hostLabel(h.host)),
+		ObjectMeta: r.objectMeta(r.ss.Namespace, ComponentServiceEntry, "se", h.host),
 		Spec: networkingapi.ServiceEntry{
 			Hosts:      []string{h.host},
 			Ports:      ports,
@@ -229,7 +229,7 @@ func (r *renderer) virtualService(h hostRoute, gatewayRef string) *istionetworki
 	subset := subsetName(h.host)
 	vs := &istionetworkingv1.VirtualService{
 		TypeMeta:   istioTypeMeta("networking.istio.io", "VirtualService"),
-		ObjectMeta: r.objectMeta(r.ss.Namespace, ComponentVirtualService, "vs", hostLabel(h.host)),
+		ObjectMeta: r.objectMeta(r.ss.Namespace, ComponentVirtualService, "vs", h.host),
 	}
 	spec := &vs.Spec
 	spec.Hosts = []string{h.host}

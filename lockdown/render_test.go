@@ -285,9 +285,15 @@ func TestRenderNamesDoNotCollide(t *testing.T) {
 		testScaleSet("ci", strings.Repeat("long-scale-set-name-", 3)+"x", lockdown.ContainerModeKubernetes),
 		testScaleSet("ci", strings.Repeat("long-scale-set-name-", 3)+"y", lockdown.ContainerModeKubernetes),
 	}
+	// Hosts that read alike once dots and dashes are sanitised.
+	p := testProfile(egressv1alpha1.ModeEnforce)
+	p.Destinations = append(p.Destinations,
+		lockdown.Destination{Host: "a-b.example.com", Ports: []int32{443}, Protocol: egressv1alpha1.ProtocolTLS},
+		lockdown.Destination{Host: "a.b-example.com", Ports: []int32{443}, Protocol: egressv1alpha1.ProtocolTLS},
+	)
 	seen := map[string]string{}
 	for _, ss := range scaleSets {
-		out := mustRender(t, ss, testProfile(egressv1alpha1.ModeEnforce), testMesh())
+		out := mustRender(t, ss, p, testMesh())
 		for _, obj := range out.Objects {
 			if len(obj.GetName()) > 63 {
 				t.Errorf("name %q has %d characters, more than 63", obj.GetName(), len(obj.GetName()))
