@@ -303,7 +303,13 @@ func (r *renderer) authorizationPolicy() *istiosecurityv1.AuthorizationPolicy {
 			tlsHosts = append(tlsHosts, h.host)
 		}
 		if len(h.httpPorts) > 0 {
+			// A client puts a port other than 80 into the Host header.
 			httpHosts = append(httpHosts, h.host)
+			for _, port := range h.httpPorts {
+				if port != GatewayServiceHTTPPort {
+					httpHosts = append(httpHosts, h.host+":"+strconv.Itoa(int(port)))
+				}
+			}
 		}
 	}
 

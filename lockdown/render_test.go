@@ -691,3 +691,16 @@ func TestRenderSkipsIPDestinations(t *testing.T) {
 		t.Errorf("Sidecar lists %d egress hosts, want the 5 names and the gateway", got)
 	}
 }
+
+func TestRenderAuthorizationPolicyHTTPPort(t *testing.T) {
+	p := lockdown.Profile{Mode: egressv1alpha1.ModeEnforce, Destinations: []lockdown.Destination{
+		{Host: "cache.corp.example.com", Ports: []int32{8081}, Protocol: egressv1alpha1.ProtocolHTTP},
+	}}
+	out := mustRender(t, testScaleSet("ci", "web", lockdown.ContainerModeDefault), p, testMesh())
+	hosts := findAuthorizationPolicy(t, out).Spec.Rules[0].To[0].Operation.Hosts
+	for _, want := range []string{"cache.corp.example.com", "cache.corp.example.com:8081"} {
+		if !contains(hosts, want) {
+			t.Errorf("HTTP rule hosts %v lack %q", hosts, want)
+		}
+	}
+}
