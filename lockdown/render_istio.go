@@ -263,6 +263,9 @@ func (r *renderer) virtualService(h hostRoute, gatewayRef string) *istionetworki
 				Route: []*networkingapi.HTTPRouteDestination{{Destination: r.toGateway(subset, GatewayServiceHTTPPort)}},
 			})
 		}
+		// NOTE: for an HTTP port other than 80 the Host header carries that
+		// port; whether the gateway's virtual host for port 80 matches it
+		// was not checked against a running gateway.
 		spec.Http = append(spec.Http, &networkingapi.HTTPRoute{
 			Match: []*networkingapi.HTTPMatchRequest{{Gateways: []string{gatewayRef}, Port: GatewayServiceHTTPPort}},
 			Route: []*networkingapi.HTTPRouteDestination{{Destination: toHost(h.host, h.httpPorts[0])}},
