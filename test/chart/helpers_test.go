@@ -150,6 +150,11 @@ func findObject(t testing.TB, list []*unstructured.Unstructured, kind, name stri
 	return nil
 }
 
+// unstructuredString returns a nested string field of an object.
+func unstructuredString(object map[string]any, fields ...string) (string, bool, error) {
+	return unstructured.NestedString(object, fields...)
+}
+
 // findKind returns the only rendered object of a kind, or fails.
 func findKind(t testing.TB, list []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
 	t.Helper()

@@ -112,9 +112,9 @@ func TestSchemaRejectsBadValues(t *testing.T) {
 			want:   []string{"at '/cluster/apiServer/cidrs/0': '10.0.0.1' does not match pattern"},
 		},
 		{
-			name:   "no DNS ports",
-			values: "cluster: {dns: {ports: []}}",
-			want:   []string{"at '/cluster/dns/ports': minItems: got 0, want 1"},
+			name:   "negative DNS port",
+			values: "cluster: {dns: {extraPort: -1}}",
+			want:   []string{"at '/cluster/dns/extraPort': minimum: got -1, want 0"},
 		},
 		{
 			name:   "egress gateway label removed",

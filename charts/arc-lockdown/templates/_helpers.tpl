@@ -96,18 +96,33 @@ meshConfig.extensionProviders needs it.
 {{- end }}
 
 {{/*
-Content of the --mesh-config file: where the egress gateway, istiod, the
-cluster DNS and the API server are.
+Content of the --mesh-config file. The controller decodes it strictly into
+lockdown.MeshOptions, so the keys are that struct's field names.
 */}}
 {{- define "arc-lockdown.meshConfig" -}}
-egressGateway:
-  {{- toYaml .Values.mesh.egressGateway | nindent 2 }}
-istiod:
-  {{- toYaml .Values.mesh.istiod | nindent 2 }}
-dns:
-  {{- toYaml .Values.cluster.dns | nindent 2 }}
-apiServer:
-  {{- toYaml .Values.cluster.apiServer | nindent 2 }}
+{{- $gateway := .Values.mesh.egressGateway }}
+{{- $istiod := .Values.mesh.istiod }}
+{{- $cluster := .Values.cluster }}
+egressGatewayNamespace: {{ $gateway.namespace }}
+egressGatewayLabels:
+  {{- toYaml $gateway.labels | nindent 2 }}
+egressGatewayServiceHost: {{ printf "%s.%s.svc.%s" $gateway.service $gateway.namespace $cluster.domain }}
+egressGatewayTLSPort: {{ $gateway.tlsPort }}
+egressGatewayHTTPPort: {{ $gateway.httpPort }}
+istiodNamespace: {{ $istiod.namespace }}
+istiodLabels:
+  {{- toYaml $istiod.labels | nindent 2 }}
+istiodPort: {{ $istiod.port }}
+dnsNamespace: {{ $cluster.dns.namespace }}
+dnsLabels:
+  {{- toYaml $cluster.dns.labels | nindent 2 }}
+dnsExtraPort: {{ $cluster.dns.extraPort }}
+{{- with $cluster.apiServer.cidrs }}
+apiServerCIDRs: {{ toJson . }}
+{{- end }}
+apiServerPorts: {{ toJson $cluster.apiServer.ports }}
+apiServerHost: {{ printf "kubernetes.default.svc.%s" $cluster.domain }}
+trustDomain: {{ .Values.mesh.trustDomain }}
 {{- end }}
 
 {{/*
