@@ -10,7 +10,7 @@ import (
 	gogithub "github.com/google/go-github/v60/github"
 )
 
-// EgressConfigPath is where a repository keeps its egress configuration.
+// EgressConfigPath is the path of the egress configuration in a repository.
 const EgressConfigPath = ".github/egress.yaml"
 
 // MaxConfigSize is the largest .github/egress.yaml FetchEgressConfig
@@ -24,7 +24,7 @@ const (
 	// FileFound means the file was read; ConfigFile carries its content.
 	FileFound FileState = iota + 1
 	// FileNotFound means the repository, the ref or the file does not exist
-	// or the installation cannot see it (GitHub answers 404 for all four).
+	// or the installation cannot see it (GitHub returns 404 for all four).
 	FileNotFound
 	// FileNotModified means the file still matches the ETag the caller sent.
 	FileNotModified
@@ -67,7 +67,7 @@ type ConfigFile struct {
 // FetchEgressConfig reads .github/egress.yaml for a scope: from the
 // repository of a repository scope, or from the organization's .github
 // repository. ref "" reads the default branch. With a non-empty etag it
-// sends If-None-Match, and GitHub answers 304 (FileNotModified) without
+// sends If-None-Match, and GitHub returns 304 (FileNotModified) without
 // charging the rate limit when the file is unchanged.
 //
 // The commit SHA comes from the commits API (the newest commit on ref that

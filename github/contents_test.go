@@ -159,7 +159,7 @@ func TestFetchEgressConfigOrganization(t *testing.T) {
 	}
 }
 
-func TestFetchEgressConfigServerErrorIsNotNotFound(t *testing.T) {
+func TestFetchEgressConfigServerError(t *testing.T) {
 	s := ghstandin.New(t)
 	s.AddInstallation("octo-org")
 	s.SetFile("octo-org/app", "", EgressConfigPath, []byte("version: 1\n"))

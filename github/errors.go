@@ -44,7 +44,7 @@ func (e *RateLimitError) Error() string {
 }
 
 // asRateLimitError converts go-github's own rate-limit errors, which it
-// returns when an earlier response already said the quota was used up.
+// returns when an earlier response showed the quota used up.
 func asRateLimitError(host string, err error, now time.Time) error {
 	var primary *gogithub.RateLimitError
 	if errors.As(err, &primary) {

@@ -6,12 +6,13 @@ import (
 	"sync"
 
 	"github.com/bradleyfalzon/ghinstallation/v2"
+	"github.com/go-logr/logr"
 	gogithub "github.com/google/go-github/v60/github"
 )
 
 // installationTransport authenticates requests as one App installation.
 // ghinstallation fetches a token on first use and a new one a minute before
-// the current one expires. When GitHub still answers 401 (the token was
+// the current one expires. When GitHub still returns 401 (the token was
 // revoked, or the clocks disagree), installationTransport drops the token
 // and sends the request once more with a fresh one.
 type installationTransport struct {
@@ -53,6 +54,8 @@ func (t *installationTransport) RoundTrip(req *http.Request) (*http.Response, er
 	}
 
 	discard(resp)
+	logr.FromContextOrDiscard(req.Context()).Info("GitHub rejected the installation token, fetching a new one",
+		"installation", t.installationID, "path", req.URL.Path)
 	t.mu.Lock()
 	if t.current == tr {
 		t.current = t.fresh()

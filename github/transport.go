@@ -13,6 +13,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -32,9 +33,9 @@ func (realClock) After(d time.Duration) <-chan time.Time { return time.After(d) 
 // rate limits and server errors for one installation (or the App itself):
 //   - at most cap(sem) requests in flight, shared by the whole ClientSet;
 //   - after a 429, a secondary-limit 403 or a response with no quota left,
-//     no request leaves before the reset; a wait up to maxWait is slept
-//     through (and the rejected request retried), a longer one fails at
-//     once with *RateLimitError without contacting GitHub;
+//     no request leaves before the reset. A wait up to maxWait is slept
+//     through and the rejected request is sent again. A longer wait fails
+//     at once with *RateLimitError, without contacting GitHub;
 //   - GET and HEAD requests that fail with a 5xx or a network error are
 //     retried with exponential backoff and jitter;
 //   - the remaining quota goes to the Prometheus gauge.
@@ -71,9 +72,12 @@ func (l *limiter) RoundTrip(req *http.Request) (*http.Response, error) {
 
 		resp, err := l.send(ctx, req)
 		retriesLeft := attempt < l.maxRetries
+		log := logr.FromContextOrDiscard(ctx).WithValues("host", l.host, "method", req.Method, "path", req.URL.Path, "attempt", attempt+1)
 		if err != nil {
 			if idempotent && retriesLeft && ctx.Err() == nil {
-				if werr := l.sleep(ctx, l.backoff(attempt)); werr != nil {
+				delay := l.backoff(attempt)
+				log.V(1).Info("Retrying GitHub request after a transport error", "error", err.Error(), "delay", delay)
+				if werr := l.sleep(ctx, delay); werr != nil {
 					return nil, werr
 				}
 				continue
@@ -88,13 +92,16 @@ func (l *limiter) RoundTrip(req *http.Request) (*http.Response, error) {
 			// GitHub did not act on a rate-limited request, so any method may
 			// be sent again once the limit resets.
 			if retriesLeft && wait <= l.maxWait && (req.Body == nil || req.GetBody != nil) {
+				log.Info("Waiting for GitHub's rate limit to reset", "status", resp.StatusCode, "secondary", secondary, "wait", wait)
 				continue
 			}
 			return nil, &RateLimitError{Host: l.host, Reset: reset, Secondary: secondary, Message: message}
 		}
 		if resp.StatusCode >= 500 && idempotent && retriesLeft {
 			discard(resp)
-			if werr := l.sleep(ctx, l.backoff(attempt)); werr != nil {
+			delay := l.backoff(attempt)
+			log.V(1).Info("Retrying GitHub request after a server error", "status", resp.StatusCode, "delay", delay)
+			if werr := l.sleep(ctx, delay); werr != nil {
 				return nil, werr
 			}
 			continue
@@ -173,7 +180,7 @@ func (l *limiter) observe(resp *http.Response) {
 	}
 }
 
-// rateLimited tells a rate-limit rejection from other errors: a 429, or a
+// rateLimited separates a rate-limit rejection from other errors: a 429, or a
 // 403 with no quota left, with Retry-After, or with GitHub's
 // secondary-limit message. It returns how long to wait.
 func (l *limiter) rateLimited(resp *http.Response) (wait time.Duration, secondary bool, message string, limited bool) {
@@ -195,8 +202,8 @@ func (l *limiter) rateLimited(resp *http.Response) (wait time.Duration, secondar
 		}
 		return time.Minute, false, message, true
 	case resp.StatusCode == http.StatusTooManyRequests || mentionsSecondary:
-		// GitHub asks clients to wait at least a minute when a secondary
-		// limit response carries no Retry-After.
+		// GitHub's documentation tells clients to wait at least a minute
+		// when a secondary-limit response has no Retry-After header.
 		return time.Minute, true, message, true
 	}
 	return 0, false, "", false

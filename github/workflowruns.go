@@ -5,7 +5,7 @@ import (
 	"fmt"
 )
 
-// WorkflowRun is what the feedback path needs from a GitHub Actions run.
+// WorkflowRun is the head commit and branch of a GitHub Actions workflow run.
 type WorkflowRun struct {
 	HeadSHA    string
 	HeadBranch string

@@ -144,8 +144,8 @@ func (s *Server) updateCheckRun(r *http.Request, c *caller) *response {
 }
 
 // checkRunLimits enforces GitHub's limit of 50 annotations per request. The
-// description states it as maxItems too, so request validation answers
-// first; this check keeps the limit should a description drop it.
+// description states it as maxItems too, so request validation rejects
+// such a request first; this check keeps the limit should a description drop it.
 func checkRunLimits(req *checkRunRequest) *response {
 	if req.Output != nil && len(req.Output.Annotations) > maxAnnotationsPerRequest {
 		return newResponse().validationFailed("CheckRun", "annotations",

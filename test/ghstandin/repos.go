@@ -168,7 +168,7 @@ func (repo *repository) resolve(ref string) (*commit, string) {
 }
 
 // accessibleRepo returns the repository when the caller's installation can
-// read it; GitHub answers 404 for repositories a token cannot see.
+// read it. GitHub returns 404 for repositories a token cannot see.
 func (s *Server) accessibleRepo(r *http.Request, c *caller) *repository {
 	owner := r.PathValue("owner")
 	if c.installation == nil || !strings.EqualFold(c.installation.account, owner) {
@@ -308,7 +308,7 @@ func (s *Server) listCommits(r *http.Request, c *caller) *response {
 
 func (s *Server) commitJSON(repo *repository, c *commit) map[string]any {
 	api := fmt.Sprintf("%s/repos/%s/%s", s.URL, repo.owner, repo.name)
-	who := map[string]any{"name": "Octo Cat", "email": "octocat@users.noreply.github.com", "date": c.time.Format(time.RFC3339)}
+	author := map[string]any{"name": "Octo Cat", "email": "octocat@users.noreply.github.com", "date": c.time.Format(time.RFC3339)}
 	parents := []any{}
 	if c.parent != "" {
 		parents = append(parents, map[string]any{"sha": c.parent, "url": api + "/commits/" + c.parent})
@@ -323,8 +323,8 @@ func (s *Server) commitJSON(repo *repository, c *commit) map[string]any {
 		"comments_url": api + "/commits/" + c.sha + "/comments",
 		"commit": map[string]any{
 			"url":           api + "/git/commits/" + c.sha,
-			"author":        who,
-			"committer":     who,
+			"author":        author,
+			"committer":     author,
 			"message":       c.message,
 			"comment_count": 0,
 			"tree":          map[string]any{"sha": tree, "url": api + "/git/trees/" + tree},

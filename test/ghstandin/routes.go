@@ -71,7 +71,7 @@ func (s *Server) routes() (*http.ServeMux, error) {
 	return mux, nil
 }
 
-// notImplemented answers requests for endpoints the stand-in does not serve
+// notImplemented returns 404 for endpoints the stand-in does not serve
 // and fails the test: client code should call only what the stand-in
 // implements.
 func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
@@ -102,7 +102,7 @@ func (s *Server) serve(op *operation, rt route) http.Handler {
 			s.tb.Errorf("ghstandin: %s", shortError(err))
 			resp = invalidRequest(err, body)
 		default:
-			credential, resp = s.answer(r, rt)
+			credential, resp = s.handle(r, rt)
 		}
 
 		if err == nil {
@@ -116,9 +116,9 @@ func (s *Server) serve(op *operation, rt route) http.Handler {
 	})
 }
 
-// answer applies faults, authentication and rate limits, then runs the
+// handle applies faults, authentication and rate limits, then runs the
 // handler. It returns the credential name for the request record.
-func (s *Server) answer(r *http.Request, rt route) (string, *response) {
+func (s *Server) handle(r *http.Request, rt route) (string, *response) {
 	if f := s.matchFault(r.Method, r.URL.Path); f != nil {
 		if !sleepContext(r.Context(), f.Latency) {
 			return "none", newResponse().fail(http.StatusServiceUnavailable, "request canceled")
@@ -226,7 +226,7 @@ func sleepContext(ctx context.Context, d time.Duration) bool {
 	}
 }
 
-// invalidRequest answers a request that breaks the OpenAPI description the
+// invalidRequest responds to a request that breaks the OpenAPI description the
 // way GitHub does: 400 for a body that is not JSON, 422 "Invalid request"
 // for a body that breaks its schema, 400 for anything else.
 func invalidRequest(err error, body []byte) *response {

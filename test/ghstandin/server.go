@@ -155,7 +155,7 @@ type Request struct {
 	// Credential is "app" for an App JWT, "installation <id> token <n>" for
 	// the n-th token issued by the Server, "invalid" or "none".
 	Credential string
-	// Status is the status code the Server answered with.
+	// Status is the status code the Server responded with.
 	Status int
 }
 
@@ -187,12 +187,12 @@ type Fault struct {
 	// Path is a regular expression matched against the URL path; empty
 	// matches any.
 	Path string
-	// Status is the status code to answer with; 0 only adds Latency. A 403
+	// Status is the status code to respond with; 0 only adds Latency. A 403
 	// or 429 with RetryAfter reads as GitHub's secondary rate limit.
 	Status int
 	// RetryAfter sets the Retry-After header, in whole seconds.
 	RetryAfter time.Duration
-	// Latency delays the answer.
+	// Latency delays the response.
 	Latency time.Duration
 	// Count is how many matching requests the fault applies to; 0 means all.
 	Count int
