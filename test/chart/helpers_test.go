@@ -155,6 +155,25 @@ func unstructuredString(object map[string]any, fields ...string) (string, bool, 
 	return unstructured.NestedString(object, fields...)
 }
 
+// firstContainerArgs returns the args of the first container of a
+// Deployment.
+func firstContainerArgs(t testing.TB, deployment *unstructured.Unstructured) []string {
+	t.Helper()
+	containers, _, err := unstructured.NestedSlice(deployment.Object, "spec", "template", "spec", "containers")
+	if err != nil || len(containers) == 0 {
+		t.Fatalf("Deployment %s has no containers: %v", deployment.GetName(), err)
+	}
+	container, ok := containers[0].(map[string]any)
+	if !ok {
+		t.Fatalf("Deployment %s: container is a %T", deployment.GetName(), containers[0])
+	}
+	args, _, err := unstructured.NestedStringSlice(container, "args")
+	if err != nil {
+		t.Fatalf("Deployment %s: args: %v", deployment.GetName(), err)
+	}
+	return args
+}
+
 // findKind returns the only rendered object of a kind, or fails.
 func findKind(t testing.TB, list []*unstructured.Unstructured, kind string) *unstructured.Unstructured {
 	t.Helper()
