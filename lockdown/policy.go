@@ -156,21 +156,23 @@ func (b *profileBuilder) sortedDestinations() []Destination {
 }
 
 // policyDestination normalises a destination written in the policy. It
-// returns false, after recording why, when the destination cannot be used.
-func (b *profileBuilder) policyDestination(raw egressv1alpha1.Destination, where string) (Destination, bool) {
+// returns false, after recording the reason, when the destination cannot be
+// used. Line and column locate the request that brought the destination in,
+// or are zero for the baseline.
+func (b *profileBuilder) policyDestination(raw egressv1alpha1.Destination, where string, line, column int) (Destination, bool) {
 	host, problem := normalizeHost(raw.Host, hostRules{trusted: true})
 	if problem != nil {
-		b.drop(raw.Host, 0, 0, false, "%s host is invalid: %s; the administrator should fix the EgressPolicy", where, problem.message)
+		b.drop(raw.Host, line, column, false, "%s host is invalid: %s; the administrator should fix the EgressPolicy", where, problem.message)
 		return Destination{}, false
 	}
 	ports, badPort := checkPorts(raw.Ports)
 	if badPort != 0 {
-		b.drop(raw.Host, 0, 0, false, "%s port %d is out of range 1-65535; the administrator should fix the EgressPolicy", where, badPort)
+		b.drop(raw.Host, line, column, false, "%s port %d is out of range 1-65535; the administrator should fix the EgressPolicy", where, badPort)
 		return Destination{}, false
 	}
 	protocol, ok := checkProtocol(raw.Protocol)
 	if !ok {
-		b.drop(raw.Host, 0, 0, false, "%s protocol %q is neither TLS nor HTTP; the administrator should fix the EgressPolicy", where, raw.Protocol)
+		b.drop(raw.Host, line, column, false, "%s protocol %q is neither TLS nor HTTP; the administrator should fix the EgressPolicy", where, raw.Protocol)
 		return Destination{}, false
 	}
 	return Destination{Host: host, Ports: ports, Protocol: protocol}, true
@@ -202,7 +204,7 @@ func checkProtocol(protocol egressv1alpha1.Protocol) (egressv1alpha1.Protocol, b
 
 func (b *profileBuilder) addBaseline() {
 	for _, raw := range b.policy.Baseline {
-		destination, ok := b.policyDestination(raw, "baseline")
+		destination, ok := b.policyDestination(raw, "baseline", 0, 0)
 		if !ok {
 			continue
 		}
@@ -213,7 +215,9 @@ func (b *profileBuilder) addBaseline() {
 }
 
 // addGitHubHost adds the scale set's GitHub host on port 443 unless a
-// baseline destination already covers it.
+// baseline destination already covers it. A GHE.com host (*.ghe.com) serves
+// its API from api.<host>, so that host is added too; GHES serves its API
+// from the host itself.
 func (b *profileBuilder) addGitHubHost(githubHost string) {
 	if strings.TrimSpace(githubHost) == "" {
 		return
@@ -223,12 +227,19 @@ func (b *profileBuilder) addGitHubHost(githubHost string) {
 		b.drop(githubHost, 0, 0, false, "GitHub host of the scale set is invalid: %s; check githubConfigUrl", problem.message)
 		return
 	}
-	destination := Destination{Host: host, Ports: []int32{DefaultPort}, Protocol: egressv1alpha1.ProtocolTLS, Source: SourceBaseline}
-	if b.baselineCovers(destination) {
-		return
+
+	hosts := []string{host}
+	if strings.HasSuffix(host, ".ghe.com") {
+		hosts = append(hosts, "api."+host)
 	}
-	b.baseline = append(b.baseline, destination)
-	b.add(destination)
+	for _, host := range hosts {
+		destination := Destination{Host: host, Ports: []int32{DefaultPort}, Protocol: egressv1alpha1.ProtocolTLS, Source: SourceBaseline}
+		if b.baselineCovers(destination) {
+			continue
+		}
+		b.baseline = append(b.baseline, destination)
+		b.add(destination)
+	}
 }
 
 // baselineCovers reports whether the baseline already reaches every port of
@@ -281,7 +292,7 @@ func (b *profileBuilder) addCatalogName(name string, line, column int, noFile bo
 	}
 
 	for _, raw := range entry.Destinations {
-		destination, ok := b.policyDestination(raw, fmt.Sprintf("catalog entry %q:", name))
+		destination, ok := b.policyDestination(raw, fmt.Sprintf("catalog entry %q:", name), line, column)
 		if !ok {
 			continue
 		}

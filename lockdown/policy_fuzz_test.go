@@ -144,7 +144,7 @@ func (c *ceilingChecker) check(t *testing.T, profile Profile) {
 	}
 }
 
-// labels splits a host into its labels, last label first, and says whether
+// labels splits a host into its labels, last label first, and reports whether
 // it was a wildcard.
 func labels(host string) ([]string, bool) {
 	wildcard := strings.HasPrefix(host, "*.")

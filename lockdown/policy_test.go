@@ -256,6 +256,7 @@ func TestEffectiveProfileGitHubHost(t *testing.T) {
 	}{
 		{name: "GHES host is added", githubHost: "GHES.corp.example.com", wantHost: "ghes.corp.example.com", wantAdded: true},
 		{name: "github.com is already in the baseline", githubHost: "github.com", wantHost: "github.com"},
+		{name: "GHE.com host adds its API host", githubHost: "octo.ghe.com", wantHost: "api.octo.ghe.com", wantAdded: true},
 		{name: "no host adds nothing", githubHost: ""},
 	}
 	for _, test := range tests {
@@ -264,6 +265,9 @@ func TestEffectiveProfileGitHubHost(t *testing.T) {
 
 			wantCount := len(DefaultBaseline())
 			if test.wantAdded {
+				wantCount++
+			}
+			if strings.HasSuffix(test.githubHost, ".ghe.com") {
 				wantCount++
 			}
 			if len(profile.Destinations) != wantCount {

@@ -98,7 +98,11 @@ func validateFile(file string, policy *egressv1alpha1.EgressPolicySpec, stdout i
 		errs = 1
 	}
 	for _, entry := range dropped {
-		fmt.Fprintf(stdout, "%s:%d:%d: warning: %s (entry %q)\n", file, entry.Line, entry.Column, entry.Reason, entry.Entry)
+		position := file
+		if entry.Line > 0 {
+			position = fmt.Sprintf("%s:%d:%d", file, entry.Line, entry.Column)
+		}
+		fmt.Fprintf(stdout, "%s: warning: %s (entry %q)\n", position, entry.Reason, entry.Entry)
 	}
 	return errs, len(dropped)
 }

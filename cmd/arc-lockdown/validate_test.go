@@ -48,6 +48,7 @@ func TestValidateExitCodes(t *testing.T) {
 	badPolicy := writeFile(t, dir, "bad-policy.yaml", validatePolicy+"  colour: blue\n")
 	wrongKind := writeFile(t, dir, "wrong-kind.yaml", strings.Replace(validatePolicy, "kind: EgressPolicy", "kind: ConfigMap", 1))
 	huge := writeFile(t, dir, "huge.yaml", "version: 1\n#"+strings.Repeat("x", 70000)+"\n")
+	brokenBaseline := writeFile(t, dir, "broken-baseline.yaml", validatePolicy+"  baseline:\n    - host: \"*\"\n")
 
 	tests := []struct {
 		name       string
@@ -113,6 +114,12 @@ func TestValidateExitCodes(t *testing.T) {
 			args:       []string{huge},
 			wantCode:   1,
 			wantStdout: []string{huge + ": 1:1: file is larger than the maximum of 65536 bytes"},
+		},
+		{
+			name:       "policy problem is a warning without a position",
+			args:       []string{"--policy", brokenBaseline, good},
+			wantCode:   0,
+			wantStdout: []string{good + ": warning: baseline host is invalid: a bare wildcard would allow every host"},
 		},
 		{
 			name:       "no file is a usage error",
