@@ -18,9 +18,12 @@ import (
 	"testing"
 
 	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
+	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	ctrllog "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 	"github.com/arc-lockdown/arc-lockdown/test/envtest"
@@ -34,6 +37,13 @@ var (
 )
 
 func TestMain(m *testing.M) {
+	// TEST_CONTROLLER_LOGS=1 shows the controller's logs.
+	if os.Getenv("TEST_CONTROLLER_LOGS") != "" {
+		ctrllog.SetLogger(zap.New(zap.UseDevMode(true)))
+	} else {
+		ctrllog.SetLogger(logr.Discard())
+	}
+
 	set := envtest.ARCCurrent
 	if _, err := os.Stat(envtest.CurrentARCCRDsDir()); err != nil {
 		set = envtest.ARCModule

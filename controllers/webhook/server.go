@@ -90,11 +90,11 @@ func NewServer(addr string, handler *Handler) (*Server, error) {
 	return &Server{addr: addr, handler: handler, listening: make(chan net.Addr, 1)}, nil
 }
 
-// NeedLeaderElection returns false: every replica accepts deliveries, and
-// the events they produce reach only the leader's reconciler through the
-// Trigger.
+// NeedLeaderElection returns true, so that only the leader listens: the
+// Trigger's events reach the scale-set reconciler of the same process,
+// which runs on the leader only.
 func (s *Server) NeedLeaderElection() bool {
-	return false
+	return true
 }
 
 // Addr waits until the server listens and returns its address, or nil when
