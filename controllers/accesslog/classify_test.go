@@ -18,8 +18,10 @@ func TestClassify(t *testing.T) {
 		expect Entry
 	}{
 		{
-			name:   "black hole with SNI is blocked",
-			entry:  func() (Entry, bool) { return ClassifyTCP(sidecar, blackHoleTLS("10.244.1.5", "Registry.NPMjs.org.", "104.16.0.1"), now) },
+			name: "black hole with SNI is blocked",
+			entry: func() (Entry, bool) {
+				return ClassifyTCP(sidecar, blackHoleTLS("10.244.1.5", "Registry.NPMjs.org.", "104.16.0.1"), now)
+			},
 			expect: Entry{SourceIP: pod, Host: "registry.npmjs.org", HostSource: HostFromSNI, Port: 443, Verdict: VerdictBlocked, Arrived: now},
 		},
 		{
@@ -28,8 +30,10 @@ func TestClassify(t *testing.T) {
 			expect: Entry{SourceIP: pod, Host: "203.0.113.7", HostSource: HostFromOriginalDestination, Port: 443, Verdict: VerdictBlocked, Arrived: now},
 		},
 		{
-			name:   "block_all 502 uses the authority",
-			entry:  func() (Entry, bool) { return ClassifyHTTP(sidecar, blockAllHTTP("10.244.1.5", "example.com:8080", "93.184.216.34"), now) },
+			name: "block_all 502 uses the authority",
+			entry: func() (Entry, bool) {
+				return ClassifyHTTP(sidecar, blockAllHTTP("10.244.1.5", "example.com:8080", "93.184.216.34"), now)
+			},
 			expect: Entry{SourceIP: pod, Host: "example.com", HostSource: HostFromAuthority, Port: 8080, Verdict: VerdictBlocked, Arrived: now},
 		},
 		{
@@ -38,13 +42,17 @@ func TestClassify(t *testing.T) {
 			expect: Entry{SourceIP: pod, Host: "pypi.org", HostSource: HostFromSNI, Port: 443, Verdict: VerdictDenied, Policy: "ns[istio-system]-policy[arc-runners-egress]-rule[0]", Arrived: now},
 		},
 		{
-			name:   "gateway HTTP 403 denial",
-			entry:  func() (Entry, bool) { return ClassifyHTTP(gateway, gatewayDeniedHTTP("10.244.1.5", "example.org"), now) },
+			name: "gateway HTTP 403 denial",
+			entry: func() (Entry, bool) {
+				return ClassifyHTTP(gateway, gatewayDeniedHTTP("10.244.1.5", "example.org"), now)
+			},
 			expect: Entry{SourceIP: pod, Host: "example.org", HostSource: HostFromAuthority, Port: 80, Verdict: VerdictDenied, Policy: "ns[istio-system]-policy[arc-runners-egress]-rule[0]", Arrived: now},
 		},
 		{
-			name:   "passthrough",
-			entry:  func() (Entry, bool) { return ClassifyTCP(sidecar, passthroughTLS("10.244.1.5", "api.example.com", "198.51.100.3"), now) },
+			name: "passthrough",
+			entry: func() (Entry, bool) {
+				return ClassifyTCP(sidecar, passthroughTLS("10.244.1.5", "api.example.com", "198.51.100.3"), now)
+			},
 			expect: Entry{SourceIP: pod, Host: "api.example.com", HostSource: HostFromSNI, Port: 443, Verdict: VerdictPassthrough, Arrived: now},
 		},
 		{

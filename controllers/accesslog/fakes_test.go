@@ -47,15 +47,20 @@ func (a *staticAttributor) finish(job Job) {
 
 // countingPublisher records every write and counts GitHub requests the way
 // GitHub's API would need them: one workflow-run read, and per check-run
-// write one request plus one per further batch of 50 annotations.
+// write one request plus one per further batch of 50 annotations. With
+// light set it keeps only each run's write count and last status, so that
+// a flood test measures the Reporter's memory rather than its own.
 type countingPublisher struct {
+	light    bool
 	mu       sync.Mutex
 	runs     map[string][]CheckRun // by external ID
-	requests map[string]int        // by repository/run ID
+	count    map[string]int        // writes by external ID
+	status   map[string]string     // last status by external ID
+	requests map[string]int        // by owner/repo
 }
 
 func newCountingPublisher() *countingPublisher {
-	return &countingPublisher{runs: map[string][]CheckRun{}, requests: map[string]int{}}
+	return &countingPublisher{runs: map[string][]CheckRun{}, count: map[string]int{}, status: map[string]string{}, requests: map[string]int{}}
 }
 
 func (p *countingPublisher) HeadSHA(_ context.Context, target Target, runID int64) (string, error) {
@@ -70,7 +75,11 @@ func (p *countingPublisher) UpsertCheckRun(_ context.Context, target Target, run
 	defer p.mu.Unlock()
 	batches := (len(run.Annotations) + 49) / 50
 	p.requests[target.Owner+"/"+target.Repo] += max(1, batches)
-	p.runs[run.ExternalID] = append(p.runs[run.ExternalID], run)
+	p.count[run.ExternalID]++
+	p.status[run.ExternalID] = run.Status
+	if !p.light {
+		p.runs[run.ExternalID] = append(p.runs[run.ExternalID], run)
+	}
 	return nil
 }
 

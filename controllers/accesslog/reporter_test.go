@@ -13,7 +13,7 @@ import (
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
-func newTestReporter(t *testing.T, opts Options, jobs map[netip.Addr]Job, mode egressv1alpha1.Mode) (*Reporter, *staticAttributor, *countingPublisher) {
+func newTestReporter(t testing.TB, opts Options, jobs map[netip.Addr]Job, mode egressv1alpha1.Mode) (*Reporter, *staticAttributor, *countingPublisher) {
 	t.Helper()
 	attributor := &staticAttributor{jobs: jobs}
 	publisher := newCountingPublisher()
