@@ -101,6 +101,9 @@ func (s *Server) serve(op *operation, rt route) http.Handler {
 		case err != nil:
 			s.tb.Errorf("ghstandin: %s", shortError(err))
 			resp = invalidRequest(err, body)
+			if verr := checkErrorBody(s.doc, resp.status, resp.body); verr != nil {
+				s.tb.Errorf("ghstandin: response %d to an invalid request: %s", resp.status, shortError(verr))
+			}
 		default:
 			credential, resp = s.handle(r, rt)
 		}

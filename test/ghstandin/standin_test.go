@@ -219,6 +219,14 @@ func TestStandinRejectsSchemaViolation(t *testing.T) {
 	if got := len(s.CheckRuns("octo-org/app")); got != 0 {
 		t.Errorf("check runs after the invalid request = %d, want 0", got)
 	}
+
+	resp, _ = do(t, http.MethodPost, s.URL+"/repos/octo-org/app/check-runs", "token "+token, []byte(`{"name": `))
+	if resp.StatusCode != http.StatusBadRequest {
+		t.Errorf("malformed JSON: status = %d, want 400", resp.StatusCode)
+	}
+	if errs := rec.Errors(); len(errs) != 2 {
+		t.Errorf("test errors = %d, want 2 (one per invalid request): %q", len(errs), errs)
+	}
 }
 
 func TestStandinRejectsUnknownEndpoint(t *testing.T) {
