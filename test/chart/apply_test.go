@@ -16,7 +16,7 @@ import (
 
 // TestRenderedObjectsAccepted creates every object of the default render
 // and of the full example on a real kube-apiserver with the arc-lockdown,
-// Istio and ARC CRDs, with strict field validation, so an unknown or
+// Istio and ARC CRDs. Strict field validation is on, so an unknown or
 // misspelt field fails as well as a schema or CEL violation.
 //
 // The full example is rendered with metrics.serviceMonitor.enabled=false:
@@ -40,9 +40,9 @@ func TestRenderedObjectsAccepted(t *testing.T) {
 		}
 	}
 
-	// The ConfigMap the full example mounts as the GitHub Enterprise Server
-	// CA bundle; the Deployment would be accepted without it, but a real
-	// install would not start.
+	// The full example mounts this ConfigMap as the GitHub Enterprise Server
+	// CA bundle. The API server accepts the Deployment without it, but the
+	// pod of a real install would not start.
 	caBundle := &corev1.ConfigMap{
 		ObjectMeta: metav1.ObjectMeta{Name: "ghes-ca", Namespace: releaseNamespace},
 		Data:       map[string]string{"ca.pem": "test data"},
@@ -52,7 +52,7 @@ func TestRenderedObjectsAccepted(t *testing.T) {
 	}
 
 	// Pod Security admission must be active, or the Pod check below would
-	// pass whatever the chart's security context says.
+	// pass whatever security context the chart sets.
 	unrestricted := &corev1.Pod{
 		ObjectMeta: metav1.ObjectMeta{Name: "unrestricted", Namespace: releaseNamespace},
 		Spec:       corev1.PodSpec{Containers: []corev1.Container{{Name: "main", Image: "example.com/image:1"}}},

@@ -72,8 +72,8 @@ func walkValues(mapping *yaml.Node, prefix string, docs *[]valueDoc, missing *[]
 // into one line. A line holding only "#" ends the paragraph, so examples
 // after it stay out of the table.
 func commentParagraph(comment string) string {
-	// yaml.v3 puts a comment block separated by a blank line from the key
-	// before the last blank line; only the block next to the key counts.
+	// yaml.v3 joins the comment blocks above a key with blank lines. Only
+	// the block next to the key documents it.
 	if index := strings.LastIndex(comment, "\n\n"); index >= 0 {
 		comment = comment[index+2:]
 	}
