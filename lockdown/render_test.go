@@ -704,3 +704,19 @@ func TestRenderAuthorizationPolicyHTTPPort(t *testing.T) {
 		}
 	}
 }
+
+// Switching modes must update objects in place, not replace them.
+func TestRenderModesShareNames(t *testing.T) {
+	ss := testScaleSet("ci", "web", lockdown.ContainerModeKubernetes)
+	names := func(mode egressv1alpha1.Mode) []string {
+		var out []string
+		for _, obj := range mustRender(t, ss, testProfile(mode), testMesh()).Objects {
+			out = append(out, obj.GetObjectKind().GroupVersionKind().Kind+" "+obj.GetNamespace()+"/"+obj.GetName())
+		}
+		return out
+	}
+	enforce, audit := names(egressv1alpha1.ModeEnforce), names(egressv1alpha1.ModeAudit)
+	if strings.Join(enforce, "\n") != strings.Join(audit, "\n") {
+		t.Errorf("object names differ between modes:\nenforce:\n%s\naudit:\n%s", strings.Join(enforce, "\n"), strings.Join(audit, "\n"))
+	}
+}
