@@ -365,6 +365,7 @@ func setLinkHeader(resp *response, r *http.Request, page, perPage, total int) {
 	q := r.URL.Query()
 	q.Set("page", strconv.Itoa(page+1))
 	q.Set("per_page", strconv.Itoa(perPage))
-	next := fmt.Sprintf("%s%s?%s", "http://"+r.Host, r.URL.Path, q.Encode())
+	root, _ := r.Context().Value(apiRootKey{}).(string)
+	next := fmt.Sprintf("%s%s?%s", root, r.URL.Path, q.Encode())
 	resp.header.Set("Link", fmt.Sprintf(`<%s>; rel="next"`, next))
 }

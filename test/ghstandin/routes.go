@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/getkin/kin-openapi/openapi3"
@@ -71,6 +72,25 @@ func (s *Server) routes() (*http.ServeMux, error) {
 	return mux, nil
 }
 
+// apiRootKey is the context key of the API root, for building links.
+type apiRootKey struct{}
+
+// withPrefix serves the API under the path prefix, as GitHub Enterprise
+// Server serves it under /api/v3.
+func (s *Server) withPrefix(mux http.Handler) http.Handler {
+	if s.prefix == "" {
+		return mux
+	}
+	stripped := http.StripPrefix(s.prefix, mux)
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !strings.HasPrefix(r.URL.Path, s.prefix+"/") {
+			s.notImplemented(w, r)
+			return
+		}
+		stripped.ServeHTTP(w, r)
+	})
+}
+
 // notImplemented returns 404 for endpoints the stand-in does not serve
 // and fails the test: client code should call only what the stand-in
 // implements.
@@ -87,6 +107,7 @@ func (s *Server) notImplemented(w http.ResponseWriter, r *http.Request) {
 // recording.
 func (s *Server) serve(op *operation, rt route) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		r = r.WithContext(context.WithValue(r.Context(), apiRootKey{}, s.URL))
 		body := readBody(r)
 		params := map[string]string{}
 		for _, name := range paramRE.FindAllString(rt.path, -1) {

@@ -9,6 +9,7 @@ import (
 	"encoding/pem"
 	"fmt"
 	"io"
+	"log"
 	"net/http"
 	"net/http/httptest"
 	"regexp"
@@ -35,15 +36,18 @@ const docsURL = "https://docs.github.com/rest"
 // Server is the GitHub API stand-in. Create it with New; it stops when the
 // test ends.
 type Server struct {
-	// URL is the server's root, e.g. "http://127.0.0.1:34567", without a
-	// trailing slash.
+	// URL is the API root without a trailing slash, e.g.
+	// "http://127.0.0.1:34567", or "https://127.0.0.1:34567/api/v3" with
+	// WithTLS and WithPathPrefix("/api/v3").
 	URL string
 
-	tb    testing.TB
-	http  *httptest.Server
-	doc   *openapi3.T
-	appID int64
-	key   *rsa.PrivateKey
+	tb     testing.TB
+	tls    bool
+	prefix string
+	http   *httptest.Server
+	doc    *openapi3.T
+	appID  int64
+	key    *rsa.PrivateKey
 
 	mu           sync.Mutex
 	now          func() time.Time
@@ -73,6 +77,16 @@ func WithTokenTTL(d time.Duration) Option { return func(s *Server) { s.tokenTTL 
 // WithClock sets the Server's clock, used for JWT checks, token expiry and
 // rate-limit windows.
 func WithClock(now func() time.Time) Option { return func(s *Server) { s.now = now } }
+
+// WithTLS serves HTTPS with a certificate from httptest's own CA; get the
+// CA certificate from CACertPEM.
+func WithTLS() Option { return func(s *Server) { s.tls = true } }
+
+// WithPathPrefix serves the API under a path prefix such as "/api/v3", as
+// GitHub Enterprise Server does.
+func WithPathPrefix(prefix string) Option {
+	return func(s *Server) { s.prefix = "/" + strings.Trim(prefix, "/") }
+}
 
 // WithRateLimit sets the request budget per credential and window.
 func WithRateLimit(n int) Option { return func(s *Server) { s.rateLimit = n } }
@@ -125,14 +139,31 @@ func New(tb testing.TB, opts ...Option) *Server {
 	if err != nil {
 		tb.Fatalf("build the stand-in's routes: %v", err)
 	}
-	s.http = httptest.NewServer(mux)
-	s.URL = s.http.URL
+	s.http = httptest.NewUnstartedServer(s.withPrefix(mux))
+	// Handshakes that clients abort on purpose (an untrusted certificate)
+	// are not worth a log line.
+	s.http.Config.ErrorLog = log.New(io.Discard, "", 0)
+	if s.tls {
+		s.http.StartTLS()
+	} else {
+		s.http.Start()
+	}
+	s.URL = s.http.URL + s.prefix
 	tb.Cleanup(s.http.Close)
 	return s
 }
 
 // BaseURL returns the API root with a trailing slash, as go-github expects.
 func (s *Server) BaseURL() string { return s.URL + "/" }
+
+// CACertPEM returns the PEM certificate that signs the Server's TLS
+// certificate, or nil without WithTLS.
+func (s *Server) CACertPEM() []byte {
+	if !s.tls {
+		return nil
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: s.http.Certificate().Raw})
+}
 
 // AppID returns the GitHub App ID the Server accepts.
 func (s *Server) AppID() int64 { return s.appID }
