@@ -207,3 +207,31 @@ func TestCompareRulesReportsDifferences(t *testing.T) {
 		t.Errorf("equal rules reported as different: %q", differences)
 	}
 }
+
+// TestRBACWithEmptyRoleFile renders the chart with the empty role.yaml that
+// `make manifests` writes before any controller declares a marker.
+func TestRBACWithEmptyRoleFile(t *testing.T) {
+	chart := renderedRules(t, withRoleFile(t, loadChart(t), nil))
+
+	if len(chart.Cluster) != 0 {
+		t.Errorf("ClusterRole rules = %v, expected none", chart.Cluster)
+	}
+	if len(chart.Namespaced) != 0 {
+		t.Errorf("Role rules = %v, expected none", chart.Namespaced)
+	}
+}
+
+// TestRBACRejectsUnexpectedKind checks that a role.yaml document of another
+// kind fails the render with a message naming the file and the kind.
+func TestRBACRejectsUnexpectedKind(t *testing.T) {
+	data := []byte("---\napiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: x\n")
+
+	_, err := render(withRoleFile(t, loadChart(t), data), map[string]any{})
+
+	if err == nil {
+		t.Fatal("a RoleBinding in files/role.yaml rendered without an error")
+	}
+	if !strings.Contains(err.Error(), `files/role.yaml: unexpected kind "RoleBinding"`) {
+		t.Errorf("error does not name the file and the kind: %v", err)
+	}
+}
