@@ -77,7 +77,9 @@ const maxCachedCheckRuns = 10000
 // UpsertCheckRun creates the check run, or updates the one with the same
 // name, head SHA and external ID that this App made earlier, and returns
 // its ID. Annotations go in batches of MaxAnnotationsPerRequest: the first
-// with the create or update, the rest in further updates.
+// with the create or update, the rest in further updates. When a later
+// batch fails, the returned ID is set and the error names the batch: the
+// run keeps the batches before it, so send only the rest again.
 //
 // NOTE: finding and creating are two requests, so two replicas that upsert
 // the same new run at the same moment can still create two runs.

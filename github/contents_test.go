@@ -181,6 +181,9 @@ func TestFetchEgressConfigServerError(t *testing.T) {
 	if !strings.Contains(err.Error(), "500") {
 		t.Errorf("error %q does not mention the 500", err)
 	}
+	if strings.Contains(err.Error(), "ghs_") || strings.Contains(err.Error(), "Bearer") {
+		t.Errorf("error %q contains a credential", err)
+	}
 	if n := len(s.RequestsTo(http.MethodGet, contentsPath)); n != 1+DefaultMaxRetries {
 		t.Errorf("contents requests = %d, want %d (the first and %d retries)", n, 1+DefaultMaxRetries, DefaultMaxRetries)
 	}
