@@ -163,3 +163,27 @@ func TestExpiredTokenIsReplaced(t *testing.T) {
 		t.Errorf("tokens issued = %d, want 2", n)
 	}
 }
+
+func TestRemovedInstallationIsNotRetried(t *testing.T) {
+	s := ghstandin.New(t)
+	s.AddInstallation("octo-org")
+	s.SetFile("octo-org/app", "", EgressConfigPath, []byte("version: 1\n"))
+	cs, _ := newTestClientSet(t, s, nil)
+	scope := mustScope(t, "https://github.com/octo-org/app")
+	client, err := cs.For(context.Background(), scope)
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.InjectFault(ghstandin.Fault{Method: http.MethodPost, Path: `/access_tokens$`, Status: http.StatusNotFound})
+
+	_, err = client.FetchEgressConfig(context.Background(), scope, "", "")
+	if err == nil {
+		t.Fatal("FetchEgressConfig succeeded without a token")
+	}
+	if n := len(s.RequestsTo(http.MethodPost, `/access_tokens$`)); n != 1 {
+		t.Errorf("token requests = %d, want 1 (a 404 is not retried)", n)
+	}
+	if n := len(s.RequestsTo(http.MethodGet, contentsPath)); n != 0 {
+		t.Errorf("contents requests = %d, want 0 without a token", n)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"math/rand/v2"
@@ -13,6 +14,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/bradleyfalzon/ghinstallation/v2"
 	"github.com/go-logr/logr"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -74,7 +76,7 @@ func (l *limiter) RoundTrip(req *http.Request) (*http.Response, error) {
 		retriesLeft := attempt < l.maxRetries
 		log := logr.FromContextOrDiscard(ctx).WithValues("host", l.host, "method", req.Method, "path", req.URL.Path, "attempt", attempt+1)
 		if err != nil {
-			if idempotent && retriesLeft && ctx.Err() == nil {
+			if idempotent && retriesLeft && ctx.Err() == nil && !tokenRejected(err) {
 				delay := l.backoff(attempt)
 				log.V(1).Info("Retrying GitHub request after a transport error", "error", err.Error(), "delay", delay)
 				if werr := l.sleep(ctx, delay); werr != nil {
@@ -108,6 +110,15 @@ func (l *limiter) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		return resp, nil
 	}
+}
+
+// tokenRejected reports whether GitHub refused to issue an installation
+// token with a 4xx (a wrong key, a removed installation): sending the
+// request again cannot succeed.
+func tokenRejected(err error) bool {
+	var tokenErr *ghinstallation.HTTPError
+	return errors.As(err, &tokenErr) && tokenErr.Response != nil &&
+		tokenErr.Response.StatusCode >= 400 && tokenErr.Response.StatusCode < 500
 }
 
 // send takes a concurrency slot for one request.
