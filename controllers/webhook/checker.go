@@ -57,8 +57,8 @@ type CheckGitHub interface {
 // change ConfigPath. It implements PullRequestChecker.
 //
 // It checks the file against the EgressPolicy of every scale set that
-// would read it after the merge: the scale sets of the repository (or, for
-// an organization's ".github" repository, of the organization) whose
+// would read it after the merge. Those are the scale sets of the
+// repository, or of the organization for its ".github" repository, whose
 // configuration ref is the pull request's base branch. Scale sets governed
 // by the same policy share one section of the summary; problems and
 // dropped entries that several policies share are annotated once, so the

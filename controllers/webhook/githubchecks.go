@@ -20,8 +20,8 @@ const (
 	publishedRunsTTL       = 24 * time.Hour
 )
 
-// GitHubChecks reaches GitHub through a github.ClientSet for the
-// pull-request check, and forgets installations for the Handler. It
+// GitHubChecks calls GitHub through a github.ClientSet for the
+// pull-request check, and drops cached installations for the Handler. It
 // implements CheckGitHub and InstallationForgetter.
 type GitHubChecks struct {
 	clients *github.ClientSet

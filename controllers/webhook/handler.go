@@ -136,6 +136,8 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 
 	payload, status, msg := h.readPayload(w, r)
 	if status != 0 {
+		logr.FromContextOrDiscard(r.Context()).V(1).Info("Rejecting webhook delivery",
+			"status", status, "reason", msg, "delivery", r.Header.Get(headerDelivery))
 		respond(w, status, "%s", msg)
 		return
 	}
@@ -161,8 +163,11 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	} else {
 		h.deliveries.finish(delivery)
 	}
-	if result.err != nil && result.status >= 500 {
-		log.Error(result.err, "Handling webhook delivery failed")
+	switch {
+	case result.status >= 500:
+		log.Error(result.err, "Handling webhook delivery failed", "status", result.status)
+	case result.status >= 400:
+		log.V(1).Info("Rejecting webhook delivery", "status", result.status, "reason", result.message)
 	}
 	respond(w, result.status, "%s", result.message)
 }

@@ -19,7 +19,7 @@ type InstallationForgetter interface {
 	ForgetInstallation(host, account string, id int64)
 }
 
-// handleInstallation forgets the installation and triggers the scale sets
+// handleInstallation drops the cached installation and triggers the scale sets
 // of its repositories: those listed in the event, or every scale set of
 // the account when the event lists none (an installation on all
 // repositories).
@@ -46,7 +46,7 @@ func (h *Handler) handleInstallation(ctx context.Context, e *gogithub.Installati
 	return h.triggerRepositories(ctx, host, account, "installation "+e.GetAction(), e.Repositories)
 }
 
-// handleInstallationRepositories forgets the installation and triggers the
+// handleInstallationRepositories drops the cached installation and triggers the
 // scale sets of the repositories added to or removed from it.
 func (h *Handler) handleInstallationRepositories(ctx context.Context, e *gogithub.InstallationRepositoriesEvent) result {
 	inst := e.GetInstallation()
@@ -67,7 +67,7 @@ func (h *Handler) handleInstallationRepositories(ctx context.Context, e *gogithu
 
 // triggerRepositories triggers the scale sets of each repository, named by
 // full_name "owner/repo" or, failing that, by name under account.
-func (h *Handler) triggerRepositories(ctx context.Context, host, account, what string, repos []*gogithub.Repository) result {
+func (h *Handler) triggerRepositories(ctx context.Context, host, account, eventName string, repos []*gogithub.Repository) result {
 	total := 0
 	for _, r := range repos {
 		repo := Repository{Host: host, Owner: account, Name: r.GetName()}
@@ -83,7 +83,7 @@ func (h *Handler) triggerRepositories(ctx context.Context, host, account, what s
 		}
 		total += n
 	}
-	return handled("%s of %s triggered %d scale sets", what, account, total)
+	return handled("%s of %s triggered %d scale sets", eventName, account, total)
 }
 
 // installationAccount returns the host and login of the account an

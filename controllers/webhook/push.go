@@ -28,7 +28,7 @@ type Repository struct {
 	// Name is the repository name without the owner.
 	Name string
 	// DefaultBranch is the repository's default branch; empty when the
-	// event does not say.
+	// event payload does not carry it.
 	DefaultBranch string
 }
 

@@ -114,8 +114,15 @@ func buildReport(head, base fileVersion, groups []policyGroup, baseRef string) c
 // annotations, and returns its number of problems.
 func reportGroup(summary *strings.Builder, head, base fileVersion, g policyGroup, addAnnotation func(annotation)) int {
 	if g.policy == nil {
-		fmt.Fprintf(summary, "\n### No EgressPolicy\n\nNo EgressPolicy selects %s, so arc-lockdown does not manage their egress.\n", quoteList(g.scaleSets))
-		return 0
+		fmt.Fprintf(summary, "\n### No EgressPolicy\n\nNo EgressPolicy selects %s, so arc-lockdown does not manage their egress and only the file's syntax was checked for them.\n", quoteList(g.scaleSets))
+		if !head.found {
+			return 0
+		}
+		_, problems := parseForCheck(head.data, nil)
+		for _, p := range problems {
+			addAnnotation(problemAnnotation(p))
+		}
+		return len(problems)
 	}
 	spec := &g.policy.Spec
 	fmt.Fprintf(summary, "\n### EgressPolicy `%s`\n\nScale sets: %s.\n\n", g.policy.Name, quoteList(g.scaleSets))

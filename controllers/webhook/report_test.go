@@ -104,3 +104,11 @@ func TestBlankFaultyAllowEntriesKeepsLines(t *testing.T) {
 		t.Error("a problem outside a block allow list must not be blanked")
 	}
 }
+
+func TestReportWithoutPolicyChecksSyntax(t *testing.T) {
+	groups := []policyGroup{{scaleSets: []string{"ci/web"}, githubHost: "github.com"}}
+	report := buildReport(fileVersion{data: []byte("version: 1\nallow:\n  - host: 10.0.0.1\n"), found: true}, fileVersion{}, groups, "main")
+	if report.conclusion != conclusionFailure || len(report.annotations) != 1 || report.annotations[0].line != 3 {
+		t.Errorf("report = %+v, want one failure on line 3", report)
+	}
+}
