@@ -33,10 +33,10 @@ func nestedLabels(t *testing.T, object *unstructured.Unstructured, fields ...str
 }
 
 // TestObjectsReferToEachOther renders the full example and checks the
-// references a render cannot check by itself: Service, NetworkPolicy,
-// PodDisruptionBudget and ServiceMonitor selectors, named ports, and the
-// Service host and port that NOTES.txt tells the administrator to put in
-// meshConfig.
+// references that neither Helm nor the API server checks. These are the
+// Service, NetworkPolicy, PodDisruptionBudget and ServiceMonitor
+// selectors, the named ports, and the Service host and port that NOTES.txt
+// prints for meshConfig.
 func TestObjectsReferToEachOther(t *testing.T) {
 	out := mustRender(t, loadChart(t), readValues(t, "full-values.yaml"))
 	list := objects(t, out.Manifest)
