@@ -20,6 +20,8 @@ func exampleScaleSets(t *testing.T, ns string) {
 		testScaleSet{name: "octo-org-example", url: "https://github.com/octo-org/example-workflow"},
 		testScaleSet{name: "unrelated", url: "https://github.com/acme/web-app"},
 		testScaleSet{name: "other-host", url: "https://ghes.example.com/Codertocat/Hello-World"},
+		testScaleSet{name: "enterprise", url: "https://github.com/enterprises/Codertocat"},
+		testScaleSet{name: "invalid-url", url: "github.com/Codertocat/Hello-World"},
 	)
 }
 

@@ -33,6 +33,7 @@ import (
 // could not start, and then the tests that need it skip.
 var (
 	testEnv    *envtest.Env
+	testEnvSet envtest.ARCCRDSet
 	testEnvErr error
 )
 
@@ -48,6 +49,7 @@ func TestMain(m *testing.M) {
 	if _, err := os.Stat(envtest.CurrentARCCRDsDir()); err != nil {
 		set = envtest.ARCModule
 	}
+	testEnvSet = set
 	testEnv, testEnvErr = envtest.New(envtest.Options{ARC: set})
 
 	code := m.Run()
