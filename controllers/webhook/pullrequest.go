@@ -40,8 +40,8 @@ type PullRequestChecker interface {
 var checkedActions = map[string]bool{"opened": true, "synchronize": true, "reopened": true, "edited": true}
 
 // handlePullRequest starts the check of a pull request in the background,
-// because it makes several GitHub API calls and GitHub waits only 10
-// seconds for a response.
+// because it makes several GitHub API calls and github.com records a
+// delivery as failed when the response takes longer than 10 seconds.
 func (h *Handler) handlePullRequest(ctx context.Context, e *gogithub.PullRequestEvent) result {
 	if h.opts.Checker == nil {
 		return accepted("pull_request ignored: no checker configured")

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"time"
 
 	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
 	"k8s.io/apimachinery/pkg/types"
@@ -18,6 +19,10 @@ import (
 
 // DefaultTriggerBuffer is the capacity of a Trigger's event channel.
 const DefaultTriggerBuffer = 1024
+
+// sendTimeout bounds the wait for room in a full event channel, which
+// fills up only when the reconciler is not consuming it.
+const sendTimeout = 10 * time.Second
 
 // Trigger makes the scale-set reconciler reconcile chosen
 // AutoscalingRunnerSets at once. It sends one generic event per scale set
@@ -82,14 +87,16 @@ func (t *Trigger) TriggerOwner(ctx context.Context, host, owner string) (int, er
 	})
 }
 
-// send lists the scale sets, and sends an event for each that match
-// selects. Scale sets whose githubConfigUrl does not parse are skipped: the
-// reconciler reports them.
+// send lists the scale sets and sends an event for each one that match
+// accepts. Scale sets whose githubConfigUrl does not parse are skipped,
+// because the reconciler reports them.
 func (t *Trigger) send(ctx context.Context, match func(github.Scope, *actionsv1alpha1.AutoscalingRunnerSet) bool) (int, error) {
 	sets, err := servingScaleSets(ctx, t.reader, match)
 	if err != nil {
 		return 0, err
 	}
+	ctx, cancel := context.WithTimeout(ctx, sendTimeout)
+	defer cancel()
 	for i := range sets {
 		if t.refresher != nil {
 			t.refresher.RefreshConfig(client.ObjectKeyFromObject(&sets[i]))
@@ -104,7 +111,7 @@ func (t *Trigger) send(ctx context.Context, match func(github.Scope, *actionsv1a
 }
 
 // servingScaleSets lists the AutoscalingRunnerSets of every namespace and
-// returns those match selects.
+// returns those that match accepts.
 func servingScaleSets(ctx context.Context, reader client.Reader, match func(github.Scope, *actionsv1alpha1.AutoscalingRunnerSet) bool) ([]actionsv1alpha1.AutoscalingRunnerSet, error) {
 	var list actionsv1alpha1.AutoscalingRunnerSetList
 	if err := reader.List(ctx, &list); err != nil {
