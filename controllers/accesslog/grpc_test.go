@@ -6,16 +6,33 @@ import (
 	"time"
 
 	accesslogv3 "github.com/envoyproxy/go-control-plane/envoy/service/accesslog/v3"
+	"github.com/go-logr/logr"
+	"github.com/go-logr/logr/testr"
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 )
 
 // startPipeline runs a Reporter and a Server on 127.0.0.1:0 until the test
 // ends and returns a client connected to the server.
-func startPipeline(tb testing.TB, reporter *Reporter) accesslogv3.AccessLogServiceClient {
+func startPipeline(tb testing.TB, reporter *Reporter) accesslogClient {
 	tb.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	server := &Server{BindAddress: "127.0.0.1:0", Reporter: reporter, Metrics: reporter.metrics}
+	return startPipelineServer(tb, reporter, &Server{BindAddress: "127.0.0.1:0", Reporter: reporter, Metrics: reporter.metrics})
+}
+
+type (
+	accesslogClient = accesslogv3.AccessLogServiceClient
+	streamMessage   = accesslogv3.StreamAccessLogsMessage
+)
+
+// startPipelineServer runs reporter and server until the test ends. Their
+// errors go to the test log.
+func startPipelineServer(tb testing.TB, reporter *Reporter, server *Server) accesslogClient {
+	tb.Helper()
+	ctx := context.Background()
+	if t, ok := tb.(*testing.T); ok {
+		ctx = logr.NewContext(ctx, testr.NewWithOptions(t, testr.Options{Verbosity: 0}))
+	}
+	ctx, cancel := context.WithCancel(ctx)
 
 	done := make(chan struct{}, 2)
 	go func() {
