@@ -43,11 +43,14 @@ func (c *deliveryCache) begin(id string) bool {
 	return true
 }
 
-// finish records id as handled.
+// finish records id as handled, unless it was forgotten meanwhile by a
+// background check that failed.
 func (c *deliveryCache) finish(id string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.lru.Add(id, deliveryDone, c.ttl)
+	if _, ok := c.lru.Get(id); ok {
+		c.lru.Add(id, deliveryDone, c.ttl)
+	}
 }
 
 // forget removes id, so that GitHub's redelivery of a failed delivery is

@@ -128,6 +128,10 @@ func NewHandler(opts Options) (*Handler, error) {
 
 // ServeHTTP authenticates, deduplicates and dispatches one delivery.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	recorder := &statusRecorder{ResponseWriter: w}
+	defer func() { observeDelivery(r.Header.Get(headerEvent), recorder.status) }()
+	w = recorder
+
 	if r.Method != http.MethodPost {
 		w.Header().Set("Allow", http.MethodPost)
 		respond(w, http.StatusMethodNotAllowed, "method %s not allowed: GitHub sends webhooks with POST", r.Method)
@@ -149,7 +153,7 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	log := logr.FromContextOrDiscard(r.Context()).WithValues("delivery", delivery, "event", event)
-	ctx := logr.NewContext(r.Context(), log)
+	ctx := context.WithValue(logr.NewContext(r.Context(), log), deliveryKey{}, delivery)
 
 	if !h.deliveries.begin(delivery) {
 		log.V(1).Info("Ignoring a delivery seen before")
@@ -249,6 +253,20 @@ func (h *Handler) dispatch(ctx context.Context, event string, payload []byte) re
 	default:
 		return accepted("event %s ignored", event)
 	}
+}
+
+// deliveryKey is the context key of the X-GitHub-Delivery ID.
+type deliveryKey struct{}
+
+// statusRecorder remembers the status code written through it.
+type statusRecorder struct {
+	http.ResponseWriter
+	status int
+}
+
+func (s *statusRecorder) WriteHeader(status int) {
+	s.status = status
+	s.ResponseWriter.WriteHeader(status)
 }
 
 // respond writes a plain-text response.

@@ -7,8 +7,11 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // pushOfConfig returns GitHub's example push to Codertocat/Hello-World's
@@ -306,4 +309,61 @@ func TestBusyCheckerRejectsAndAcceptsRedelivery(t *testing.T) {
 		t.Errorf("redelivery: status = %d, want 202; body: %s", w.Code, w.Body)
 	}
 	h.WaitForChecks()
+}
+
+// failingChecker is a PullRequestChecker that always fails and counts its
+// calls.
+type failingChecker struct {
+	calls atomic.Int32
+}
+
+func (f *failingChecker) CheckPullRequest(context.Context, PullRequest) error {
+	f.calls.Add(1)
+	return errors.New("GitHub unavailable")
+}
+
+func TestFailedCheckCanBeRedelivered(t *testing.T) {
+	checker := &failingChecker{}
+	h, err := NewHandler(Options{Secret: []byte(testSecret), Checker: checker})
+	if err != nil {
+		t.Fatal(err)
+	}
+	opened := examplePayloads(t, "pull_request")[0]
+	first := newDelivery("pull_request", opened)
+	redelivery := newDelivery("pull_request", opened)
+	redelivery.Header.Set(headerDelivery, first.Header.Get(headerDelivery))
+
+	if w := serve(h, first); w.Code != http.StatusAccepted {
+		t.Fatalf("first delivery: status = %d, want 202; body: %s", w.Code, w.Body)
+	}
+	h.WaitForChecks()
+	if w := serve(h, redelivery); w.Code != http.StatusAccepted {
+		t.Errorf("redelivery after a failed check: status = %d, want 202; body: %s", w.Code, w.Body)
+	}
+	h.WaitForChecks()
+	if got := checker.calls.Load(); got != 2 {
+		t.Errorf("checks run = %d, want 2", got)
+	}
+}
+
+func TestDeliveriesAreCounted(t *testing.T) {
+	h, err := NewHandler(Options{Secret: []byte(testSecret)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	unsigned := func() float64 { return testutil.ToFloat64(deliveriesTotal.WithLabelValues("push", "401")) }
+	other := func() float64 { return testutil.ToFloat64(deliveriesTotal.WithLabelValues("other", "202")) }
+	unsignedBefore, otherBefore := unsigned(), other()
+
+	r := newDelivery("push", []byte(`{}`))
+	r.Header.Del(headerSignature)
+	serve(h, r)
+	serve(h, newDelivery("made-up-event", []byte(`{}`)))
+
+	if got := unsigned() - unsignedBefore; got != 1 {
+		t.Errorf("push deliveries answered 401 counted %v times, want 1", got)
+	}
+	if got := other() - otherBefore; got != 1 {
+		t.Errorf("unknown events counted %v times under \"other\", want 1", got)
+	}
 }

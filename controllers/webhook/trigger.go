@@ -107,6 +107,7 @@ func (t *Trigger) send(ctx context.Context, match func(github.Scope, *actionsv1a
 			return i, fmt.Errorf("send reconcile event for scale set %s/%s: %w", sets[i].Namespace, sets[i].Name, ctx.Err())
 		}
 	}
+	scaleSetsTriggered.Add(float64(len(sets)))
 	return len(sets), nil
 }
 
