@@ -8,6 +8,7 @@ import (
 	"time"
 
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
 
 	"github.com/arc-lockdown/arc-lockdown/github"
 	"github.com/arc-lockdown/arc-lockdown/lockdown"
@@ -131,6 +132,9 @@ func (s *reconcileState) fileNotFound(file *github.ConfigFile, ref string) {
 // fileFound parses a newly read file. A valid file becomes the last good
 // file; an invalid one leaves the last good file in force.
 func (s *reconcileState) fileFound(ctx context.Context, file *github.ConfigFile, ref string) {
+	if s.status.Fetched == nil || s.status.Fetched.BlobSHA != file.BlobSHA {
+		ctrl.LoggerFrom(ctx).Info("Read a new version of the egress file", "repository", file.Repository, "commit", file.CommitSHA, "blob", file.BlobSHA)
+	}
 	s.status.Fetched = fetchedRecord(file, ref)
 	content := string(file.Content)
 

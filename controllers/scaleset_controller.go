@@ -8,6 +8,7 @@ import (
 
 	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -25,6 +26,10 @@ const FieldManager = egressv1alpha1.ManagedByValue
 // DefaultResyncPeriod is how often a scale set's egress file is read again
 // when nothing else triggers a reconcile.
 const DefaultResyncPeriod = 5 * time.Minute
+
+// DefaultMaxConcurrentReconciles is how many scale sets are reconciled
+// at once by default. Reconciles mostly wait on the API server and GitHub.
+const DefaultMaxConcurrentReconciles = 16
 
 // fetchRetryInterval is how long the controller waits before reading GitHub
 // again after a failed request that carried no rate-limit reset time.
@@ -49,10 +54,10 @@ const fetchRetryInterval = 30 * time.Second
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
 // ScaleSetReconciler keeps the egress objects of every ARC
-// AutoscalingRunnerSet in force: it selects the EgressPolicy, reads the
-// repository's egress file, bounds it by the policy, renders the objects,
-// applies them with server-side apply, prunes what is no longer rendered
-// and reports in the scale set's ScaleSetEgress.
+// AutoscalingRunnerSet in force. It selects the EgressPolicy, reads the
+// repository's egress file and bounds it by the policy. Then it renders
+// the objects, applies them with server-side apply, prunes what is no
+// longer rendered and reports in the scale set's ScaleSetEgress.
 type ScaleSetReconciler struct {
 	// Client reads from the manager's cache and writes to the API server.
 	Client client.Client
@@ -65,6 +70,9 @@ type ScaleSetReconciler struct {
 	// ResyncPeriod is how often the egress file is read again; zero means
 	// DefaultResyncPeriod.
 	ResyncPeriod time.Duration
+	// MaxConcurrentReconciles is how many scale sets are reconciled at
+	// once; zero means DefaultMaxConcurrentReconciles.
+	MaxConcurrentReconciles int
 	// ExtraSources are further event sources that enqueue scale sets, for
 	// example the GitHub webhook trigger.
 	ExtraSources []source.Source
@@ -108,6 +116,8 @@ func (r *ScaleSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 	}
 
 	if err := r.applyNoFileProfileFirst(ctx, s); err != nil {
+		setCondition(&s.status, egressv1alpha1.ConditionReady, metav1.ConditionFalse, ReasonApplyFailed, err.Error())
+		_ = r.writeStatus(ctx, s)
 		return ctrl.Result{}, err
 	}
 

@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
@@ -74,6 +75,15 @@ func TestScaleSetController(t *testing.T) {
 			})
 			t.Run("invalid file keeps objects", func(t *testing.T) {
 				testInvalidFileKeepsObjects(t, h)
+			})
+			t.Run("no-file profile while GitHub fails", func(t *testing.T) {
+				testNoFileProfileFirst(t, h)
+			})
+			t.Run("warnings for known traps", func(t *testing.T) {
+				testTrapWarnings(t, h)
+			})
+			t.Run("policy change rebounds stored file", func(t *testing.T) {
+				testPolicyChangeOffline(t, h)
 			})
 			t.Run("deleted scale set leaves nothing", func(t *testing.T) {
 				testDeleteRemovesEverything(t, h)
@@ -334,11 +344,11 @@ func testInvalidFileKeepsObjects(t *testing.T, h *harness) {
 
 // testDeleteRemovesEverything deletes a scale set. envtest runs no
 // garbage collector, so the objects in the scale set's namespace are
-// covered twice: checkOwnership asserts the owner references a real
-// cluster's garbage collector acts on, and the controller deletes every
-// object carrying the scale set's labels itself when the scale set is
-// gone. The AuthorizationPolicy in the gateway's namespace can only be
-// removed that second way.
+// covered twice. checkOwnership asserts the owner references that a real
+// cluster's garbage collector acts on. Then the controller itself deletes
+// every object carrying the scale set's labels once the scale set is
+// gone, which is the only way the AuthorizationPolicy in the gateway's
+// namespace is removed.
 func testDeleteRemovesEverything(t *testing.T, h *harness) {
 	const name = "doomed"
 	commit := h.addRepository(name, fileV1)
@@ -360,6 +370,120 @@ func testDeleteRemovesEverything(t *testing.T, h *harness) {
 		}
 		if _, err := h.scaleSetEgress(name); !apierrors.IsNotFound(err) {
 			return fmt.Errorf("ScaleSetEgress: err = %v, want NotFound", err)
+		}
+		return nil
+	})
+}
+
+// testNoFileProfileFirst creates a scale set whose repository cannot be
+// read at all: the policy's no-file profile must be in force anyway.
+func testNoFileProfileFirst(t *testing.T, h *harness) {
+	const name = "unreachable"
+	h.addRepository(name, fileV1)
+	h.gh.InjectFault(ghstandin.Fault{Method: http.MethodGet, Path: "^/repos/" + owner + "/" + name + "/", Status: http.StatusBadGateway})
+	h.create(t, scaleSet(t, name, name))
+
+	sse := waitCondition(t, h, name, egressv1alpha1.ConditionConfigFetched, metav1.ConditionFalse, controllers.ReasonFetchFailed)
+	want, _ := h.expectedObjects(t, name, "")
+	eventually(t, convergeTimeout, "no-file profile objects", func() error {
+		return sameKeys(h.renderedObjects(t, name), want)
+	})
+	sse = waitCondition(t, h, name, egressv1alpha1.ConditionReady, metav1.ConditionTrue, controllers.ReasonApplied)
+	if !strings.HasPrefix(sse.Status.Source, "no-file profile") {
+		t.Errorf("status.source = %q, want the no-file profile", sse.Status.Source)
+	}
+	if sse.Status.AppliedSource != nil {
+		t.Errorf("status.appliedSource = %+v, want none before GitHub was read", sse.Status.AppliedSource)
+	}
+}
+
+// testTrapWarnings creates a dind, organization-level scale set whose pod
+// template turns off sidecar injection, and expects a warning for each.
+func testTrapWarnings(t *testing.T, h *harness) {
+	const name = "traps"
+	ars := envtest.SampleObject(t, "dind-repo.yaml", "AutoscalingRunnerSet").DeepCopy()
+	ars.SetName(name)
+	ars.SetNamespace(runnerNamespace)
+	spec := ars.Object["spec"].(map[string]any)
+	spec["githubConfigUrl"] = "https://github.com/" + owner
+	template := spec["template"].(map[string]any)
+	template["metadata"] = map[string]any{"labels": map[string]any{"sidecar.istio.io/inject": "false"}}
+	h.create(t, ars)
+
+	wantReasons := []string{controllers.ReasonDindWithoutReroute, controllers.ReasonNoSidecar, controllers.ReasonOrganizationScaleSet}
+	eventually(t, convergeTimeout, "warnings in status", func() error {
+		sse, err := h.scaleSetEgress(name)
+		if err != nil {
+			return err
+		}
+		got := map[string]bool{}
+		for _, w := range sse.Status.Warnings {
+			got[w.Reason] = true
+		}
+		for _, reason := range wantReasons {
+			if !got[reason] {
+				return fmt.Errorf("no %s warning in %+v", reason, sse.Status.Warnings)
+			}
+		}
+		return nil
+	})
+	for _, reason := range wantReasons {
+		eventually(t, convergeTimeout, reason+" Event", func() error {
+			return findEvent(h.eventsFor(t, name), reason, "")
+		})
+	}
+}
+
+// testPolicyChangeOffline narrows the policy while GitHub fails: the
+// stored last good file is bounded by the new policy without a read.
+// Then the policy stops selecting the scale set, and its objects go.
+func testPolicyChangeOffline(t *testing.T, h *harness) {
+	const name = "offline"
+	commit := h.addRepository(name, fileV1)
+	h.create(t, scaleSet(t, name, name))
+	h.waitApplied(t, name, commit, convergeTimeout)
+	h.gh.InjectFault(ghstandin.Fault{Method: http.MethodGet, Path: "^/repos/" + owner + "/" + name + "/", Status: http.StatusServiceUnavailable})
+
+	original := h.policy.DeepCopy()
+	t.Cleanup(func() { h.updatePolicy(t, func(p *egressv1alpha1.EgressPolicy) { p.Spec = original.Spec }) })
+	h.updatePolicy(t, func(p *egressv1alpha1.EgressPolicy) { p.Spec.AllowedHosts = nil })
+
+	want, profile := h.expectedObjects(t, name, fileV1)
+	if len(profile.Dropped) == 0 {
+		t.Fatal("the narrowed policy drops nothing; the test does not exercise re-bounding")
+	}
+	eventually(t, convergeTimeout, "objects bounded by the narrowed policy", func() error {
+		return sameKeys(h.renderedObjects(t, name), want)
+	})
+	sse, err := h.scaleSetEgress(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sse.Status.AppliedSource == nil || sse.Status.AppliedSource.CommitSHA != commit {
+		t.Errorf("applied source = %+v, want commit %s kept", sse.Status.AppliedSource, commit)
+	}
+	eventually(t, convergeTimeout, "EntriesDropped Event", func() error {
+		return findEvent(h.eventsFor(t, name), controllers.ReasonEntriesDropped, "build-cache.corp.example.com")
+	})
+
+	h.updatePolicy(t, func(p *egressv1alpha1.EgressPolicy) {
+		p.Spec.ScaleSetSelector = &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{
+			Key: "egress-exempt", Operator: metav1.LabelSelectorOpDoesNotExist,
+		}}}
+	})
+	var ars actionsv1alpha1.AutoscalingRunnerSet
+	if err := h.admin.Get(context.Background(), client.ObjectKey{Namespace: runnerNamespace, Name: name}, &ars); err != nil {
+		t.Fatal(err)
+	}
+	patch := client.MergeFrom(ars.DeepCopy())
+	ars.Labels["egress-exempt"] = "true"
+	if err := h.admin.Patch(context.Background(), &ars, patch); err != nil {
+		t.Fatal(err)
+	}
+	waitCondition(t, h, name, egressv1alpha1.ConditionReady, metav1.ConditionFalse, controllers.ReasonNoPolicySelected)
+	eventually(t, convergeTimeout, "objects of the unselected scale set gone", func() error {
+		if left := h.renderedObjects(t, name); len(left) > 0 {
+			return fmt.Errorf("left: %v", keys(left))
 		}
 		return nil
 	})

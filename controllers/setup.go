@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/builder"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/controller"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -45,8 +46,13 @@ func (r *ScaleSetReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Mana
 		}
 	}
 
+	workers := r.MaxConcurrentReconciles
+	if workers <= 0 {
+		workers = DefaultMaxConcurrentReconciles
+	}
 	b := ctrl.NewControllerManagedBy(mgr).
 		Named("scaleset").
+		WithOptions(controller.Options{MaxConcurrentReconciles: workers}).
 		For(&actionsv1alpha1.AutoscalingRunnerSet{}, builder.WithPredicates(predicate.Or(
 			predicate.GenerationChangedPredicate{}, predicate.LabelChangedPredicate{}, predicate.AnnotationChangedPredicate{}))).
 		Owns(&egressv1alpha1.ScaleSetEgress{}, builder.WithPredicates(predicate.GenerationChangedPredicate{})).

@@ -249,9 +249,9 @@ func (r *ScaleSetReconciler) release(ctx context.Context, ars *actionsv1alpha1.A
 
 // cleanUpDeleted removes every object arc-lockdown applied for a scale set
 // that no longer exists. In a cluster the garbage collector removes the
-// objects in the scale set's namespace through their owner references; the
-// AuthorizationPolicy in the egress gateway's namespace cannot carry one,
-// so only this step removes it. Deleting the others too makes the cleanup
+// objects in the scale set's namespace through their owner references.
+// The AuthorizationPolicy in the egress gateway's namespace cannot carry
+// one, so only this step removes it. Deleting the others too makes the cleanup
 // independent of the garbage collector's timing.
 func (r *ScaleSetReconciler) cleanUpDeleted(ctx context.Context, key types.NamespacedName) error {
 	r.forgetFetch(key)

@@ -67,6 +67,9 @@ type harness struct {
 	mesh   lockdown.MeshOptions
 	policy *egressv1alpha1.EgressPolicy
 
+	// started is when the manager was started.
+	started time.Time
+
 	// writes counts the controller's write requests (POST, PUT, PATCH,
 	// DELETE) to the API server.
 	writes *atomic.Int64
@@ -157,6 +160,7 @@ func (h *harness) startController(tb testing.TB, resync time.Duration) {
 	}
 
 	done := make(chan error, 1)
+	h.started = time.Now()
 	go func() { done <- mgr.Start(ctx) }()
 	tb.Cleanup(func() {
 		cancel()
@@ -260,6 +264,21 @@ func (h *harness) createPolicy(tb testing.TB) *egressv1alpha1.EgressPolicy {
 	policy := &egressv1alpha1.EgressPolicy{ObjectMeta: metav1.ObjectMeta{Name: policyName}, Spec: spec}
 	h.create(tb, policy)
 	return policy
+}
+
+// updatePolicy changes the suite's EgressPolicy and keeps h.policy, which
+// expectedObjects reads, in step.
+func (h *harness) updatePolicy(tb testing.TB, change func(*egressv1alpha1.EgressPolicy)) {
+	tb.Helper()
+	var policy egressv1alpha1.EgressPolicy
+	if err := h.admin.Get(context.Background(), client.ObjectKey{Name: policyName}, &policy); err != nil {
+		tb.Fatalf("get EgressPolicy: %v", err)
+	}
+	change(&policy)
+	if err := h.admin.Update(context.Background(), &policy); err != nil {
+		tb.Fatalf("update EgressPolicy: %v", err)
+	}
+	h.policy = &policy
 }
 
 // addRepository creates a repository with an egress file on the stand-in
