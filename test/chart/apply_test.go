@@ -2,16 +2,27 @@ package chart
 
 import (
 	"context"
+	"path/filepath"
 	"testing"
 	"time"
+
+	"helm.sh/helm/v4/pkg/action"
+	"helm.sh/helm/v4/pkg/kube"
+	rcommon "helm.sh/helm/v4/pkg/release/common"
+	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	istiotelemetryv1 "istio.io/client-go/pkg/apis/telemetry/v1"
 
 	appsv1 "k8s.io/api/apps/v1"
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/cli-runtime/pkg/genericclioptions"
+	"k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
-	"github.com/arc-lockdown/arc-lockdown/test/envtest"
+	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
 // TestRenderedObjectsAccepted creates every object of the default render
@@ -23,22 +34,21 @@ import (
 // envtest has no Prometheus Operator CRDs, so a ServiceMonitor cannot be
 // created there. The golden file still covers its render.
 func TestRenderedObjectsAccepted(t *testing.T) {
-	env := envtest.Start(t, envtest.Options{})
+	env := sharedEnv(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 
-	// The release namespace, the runner namespaces and the egress gateway
-	// namespaces of both value sets. The release namespace enforces the
-	// restricted Pod Security Standard.
-	for _, name := range []string{releaseNamespace, "arc-runners", "arc-runners-gpu", "istio-system", "istio-egress"} {
-		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
-		if name == releaseNamespace {
-			namespace.Labels = map[string]string{"pod-security.kubernetes.io/enforce": "restricted"}
-		}
-		if err := env.Client.Create(ctx, namespace); err != nil {
-			t.Fatalf("create namespace %s: %v", name, err)
-		}
+	// The release namespace enforces the restricted Pod Security Standard.
+	// The runner and egress gateway namespaces of both value sets are shared
+	// with TestHelmInstall.
+	restricted := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{
+		Name:   releaseNamespace,
+		Labels: map[string]string{"pod-security.kubernetes.io/enforce": "restricted"},
+	}}
+	if err := env.Client.Create(ctx, restricted); err != nil {
+		t.Fatalf("create namespace %s: %v", releaseNamespace, err)
 	}
+	createNamespaces(ctx, t, env, "arc-runners", "arc-runners-gpu", "istio-system", "istio-egress")
 
 	// The full example mounts this ConfigMap as the GitHub Enterprise Server
 	// CA bundle. The API server accepts the Deployment without it, but the
@@ -117,3 +127,73 @@ func TestRenderedObjectsAccepted(t *testing.T) {
 		})
 	}
 }
+
+// TestHelmInstall runs a real `helm install` (Helm's install action with its
+// Kubernetes client and Secret release storage) against a real
+// kube-apiserver, and checks the objects it created.
+func TestHelmInstall(t *testing.T) {
+	env := sharedEnv(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	// Another release name, namespace and policy name than the other tests
+	// use, because they share the API server.
+	const name, namespace = "helm-release", "helm-release-system"
+	createNamespaces(ctx, t, env, namespace, "arc-runners", "istio-system")
+	values := parseValues(t, "egressPolicy: {name: helm-release}")
+
+	configuration := action.NewConfiguration()
+	if err := configuration.Init(kubeconfigGetter(t, env.Config, namespace), namespace, "secret"); err != nil {
+		t.Fatalf("initialize Helm: %v", err)
+	}
+	install := action.NewInstall(configuration)
+	install.ReleaseName = name
+	install.Namespace = namespace
+	install.Timeout = time.Minute
+	install.WaitStrategy = kube.HookOnlyStrategy
+
+	result, err := install.RunWithContext(ctx, loadChart(t), values)
+	if err != nil {
+		t.Fatalf("helm install: %v", err)
+	}
+
+	release, ok := result.(*releasev1.Release)
+	if !ok {
+		t.Fatalf("install returned %T, expected *v1.Release", result)
+	}
+	if release.Info.Status != rcommon.StatusDeployed {
+		t.Errorf("release status = %s, expected %s", release.Info.Status, rcommon.StatusDeployed)
+	}
+	var deployment appsv1.Deployment
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: name + "-arc-lockdown"}, &deployment); err != nil {
+		t.Errorf("get the installed Deployment: %v", err)
+	}
+	var policy egressv1alpha1.EgressPolicy
+	if err := env.Client.Get(ctx, client.ObjectKey{Name: "helm-release"}, &policy); err != nil {
+		t.Errorf("get the installed EgressPolicy: %v", err)
+	}
+	var telemetry istiotelemetryv1.Telemetry
+	if err := env.Client.Get(ctx, client.ObjectKey{Namespace: "arc-runners", Name: name + "-arc-lockdown-runners"}, &telemetry); err != nil {
+		t.Errorf("get the installed runner Telemetry: %v", err)
+	}
+}
+
+// kubeconfigGetter writes a kubeconfig for config and returns Helm's
+// client getter for it, as `helm --kubeconfig FILE` builds one.
+func kubeconfigGetter(t *testing.T, config *rest.Config, namespace string) *genericclioptions.ConfigFlags {
+	t.Helper()
+	kubeconfig := clientcmdapi.NewConfig()
+	kubeconfig.Clusters["envtest"] = &clientcmdapi.Cluster{Server: config.Host, CertificateAuthorityData: config.CAData}
+	kubeconfig.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: config.CertData, ClientKeyData: config.KeyData, Token: config.BearerToken}
+	kubeconfig.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kubeconfig.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kubeconfig, path); err != nil {
+		t.Fatalf("write kubeconfig: %v", err)
+	}
+
+	flags := genericclioptions.NewConfigFlags(false)
+	flags.KubeConfig = &path
+	flags.Namespace = &namespace
+	return flags
+}
+

@@ -2,6 +2,7 @@ package chart
 
 import (
 	"bytes"
+	"context"
 	"errors"
 	"flag"
 	"fmt"
@@ -9,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 	"testing"
 
 	"helm.sh/helm/v4/pkg/action"
@@ -16,6 +18,9 @@ import (
 	chartv2 "helm.sh/helm/v4/pkg/chart/v2"
 	"helm.sh/helm/v4/pkg/chart/v2/loader"
 	releasev1 "helm.sh/helm/v4/pkg/release/v1"
+	corev1 "k8s.io/api/core/v1"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/apis/meta/v1/unstructured"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 
@@ -32,6 +37,60 @@ const (
 	// envtest runs.
 	kubeVersion = "v" + envtest.KubernetesVersion
 )
+
+// The API server of the tests that need one, started by the first of them
+// and stopped by TestMain.
+var (
+	sharedEnvOnce sync.Once
+	sharedEnvErr  error
+	sharedEnvSkip string
+	sharedEnvInst *envtest.Env
+)
+
+// TestMain stops the shared API server after the tests.
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sharedEnvInst != nil {
+		if err := sharedEnvInst.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
+			code = 1
+		}
+	}
+	os.Exit(code)
+}
+
+// sharedEnv returns the package's API server with the current ARC CRDs,
+// starting it on first use. It skips the test when the ARC CRDs are not
+// found, as envtest.Start does.
+func sharedEnv(t *testing.T) *envtest.Env {
+	t.Helper()
+	sharedEnvOnce.Do(func() {
+		dir := envtest.CurrentARCCRDsDir()
+		if _, err := os.Stat(dir); err != nil {
+			sharedEnvSkip = fmt.Sprintf("current ARC CRDs not found at %s (set ARC_CRDS_DIR): %v", dir, err)
+			return
+		}
+		sharedEnvInst, sharedEnvErr = envtest.New(envtest.Options{})
+	})
+	if sharedEnvSkip != "" {
+		t.Skip(sharedEnvSkip)
+	}
+	if sharedEnvErr != nil {
+		t.Fatalf("start envtest: %v", sharedEnvErr)
+	}
+	return sharedEnvInst
+}
+
+// createNamespaces creates namespaces that do not exist yet.
+func createNamespaces(ctx context.Context, t *testing.T, env *envtest.Env, names ...string) {
+	t.Helper()
+	for _, name := range names {
+		namespace := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+		if err := env.Client.Create(ctx, namespace); err != nil && !apierrors.IsAlreadyExists(err) {
+			t.Fatalf("create namespace %s: %v", name, err)
+		}
+	}
+}
 
 // chartDir returns the absolute path of charts/arc-lockdown.
 func chartDir(t testing.TB) string {
@@ -165,7 +224,7 @@ func firstContainerArgs(t testing.TB, deployment *unstructured.Unstructured) []s
 	}
 	container, ok := containers[0].(map[string]any)
 	if !ok {
-		t.Fatalf("Deployment %s: container is a %T", deployment.GetName(), containers[0])
+		t.Fatalf("Deployment %s: the first container has type %T, expected a map", deployment.GetName(), containers[0])
 	}
 	args, _, err := unstructured.NestedStringSlice(container, "args")
 	if err != nil {
