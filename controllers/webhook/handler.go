@@ -17,10 +17,14 @@ import (
 
 // Defaults of Options.
 const (
-	// DefaultMaxBodyBytes is the largest delivery body accepted. GitHub caps
-	// payloads at 25 MB, but the events this endpoint handles are far
-	// smaller; a push with thousands of changed paths stays under 1 MiB.
-	DefaultMaxBodyBytes = 1 << 20
+	// DefaultMaxBodyBytes is the largest delivery body accepted. Pushes are
+	// the largest events handled here. GitHub's OpenAPI description caps a
+	// push's commits at 2,048, and a commit of GitHub's example push takes
+	// 550 bytes, so such a push is about 1.1 MB. The limit is an estimate
+	// that leaves room for long messages and many paths, far below GitHub's
+	// 25 MB payload cap, because the body is read before it is
+	// authenticated.
+	DefaultMaxBodyBytes = 5 << 20
 	// DefaultDeliveryCacheSize is the number of delivery IDs remembered.
 	DefaultDeliveryCacheSize = 10000
 	// DefaultDeliveryTTL is how long a delivery ID is remembered.
@@ -70,22 +74,25 @@ type Options struct {
 	Checker PullRequestChecker
 	// Jobs receives workflow_job events. Nil ignores them.
 	Jobs JobObserver
-	// Installations forgets cached installation IDs when an installation
+	// Installations drops cached installation IDs when an installation
 	// changes. Nil skips that step.
 	Installations InstallationForgetter
 }
 
-// Handler is the http.Handler for GitHub webhook deliveries.
+// Handler is the http.Handler for GitHub webhook deliveries. It responds
 //
-// Responses: 405 for a method other than POST; 413 for a body over the
-// limit; 415 for a content type other than JSON or form-encoded JSON; 401
-// for a missing or wrong X-Hub-Signature-256; 400 for a missing event or
-// delivery header or a payload that is not valid JSON; 200 with
-// "duplicate delivery" for a delivery ID seen within the TTL, without
-// handling it again; 202 for events this endpoint does not handle and for
-// pull-request checks started in the background; 200 when the delivery was
-// handled; 500 when handling failed, in which case the delivery ID is
-// forgotten so that GitHub's redelivery is handled again.
+//   - 405 to a method other than POST, 413 to a body over the limit and 415
+//     to a content type other than JSON or form-encoded JSON;
+//   - 401 when X-Hub-Signature-256 is missing or wrong;
+//   - 400 when the event or delivery header is missing, or the payload is
+//     not valid JSON for its event;
+//   - 200 with "duplicate delivery" to a delivery ID seen within the TTL,
+//     without handling it again;
+//   - 202 to events it does not handle and when a pull-request check starts
+//     in the background, 200 when the delivery was handled;
+//   - 500 when handling failed and 503 when every check slot is busy. The
+//     delivery ID of a failed delivery is forgotten, so that GitHub's
+//     redelivery is handled again.
 type Handler struct {
 	opts       Options
 	deliveries *deliveryCache
