@@ -67,10 +67,10 @@ func TestExamplePushes(t *testing.T) {
 			m["commits"] = []any{map[string]any{
 				"id": "0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c", "tree_id": "f9d2a07e9488b91af2641b26b9407fe22a451433",
 				"distinct": true, "message": "Allow the npm mirror", "timestamp": "2019-05-15T15:20:30-05:00",
-				"url":    "https://github.com/Codertocat/Hello-World/commit/0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
-				"author": map[string]any{"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "username": "Codertocat"},
+				"url":       "https://github.com/Codertocat/Hello-World/commit/0d1a26e67d8f5eaf1f6ba5c57fc3c7d91ac0fd1c",
+				"author":    map[string]any{"name": "Codertocat", "email": "21031067+Codertocat@users.noreply.github.com", "username": "Codertocat"},
 				"committer": map[string]any{"name": "GitHub", "email": "noreply@github.com", "username": "web-flow"},
-				"added": []any{}, "removed": []any{}, "modified": []any{ConfigPath},
+				"added":     []any{}, "removed": []any{}, "modified": []any{ConfigPath},
 			}}
 		})
 		w = serve(h, newDelivery("push", changed))

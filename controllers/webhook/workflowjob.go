@@ -2,8 +2,8 @@ package webhook
 
 import (
 	"context"
-	"net/http"
 	"errors"
+	"net/http"
 
 	gogithub "github.com/google/go-github/v60/github"
 )
