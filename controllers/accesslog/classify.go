@@ -11,7 +11,7 @@ import (
 	datav3 "github.com/envoyproxy/go-control-plane/envoy/data/accesslog/v3"
 )
 
-// Verdict is what happened to one connection or request.
+// Verdict is the outcome of one connection or request.
 type Verdict int
 
 const (
@@ -30,7 +30,7 @@ const (
 	VerdictPassthrough
 	// VerdictWouldBlock is a passthrough connection to a destination outside
 	// the profile. Classify never returns it: the Reporter sets it once it
-	// knows the job's profile.
+	// has the job's profile.
 	VerdictWouldBlock
 )
 
@@ -50,7 +50,8 @@ func (v Verdict) String() string {
 	}
 }
 
-// HostSource says where the destination host of an entry came from.
+// HostSource is the field of an entry that its destination host was taken
+// from.
 type HostSource int
 
 const (
@@ -66,8 +67,8 @@ const (
 )
 
 // Envoy names that mark a block. Istio's sidecar routes traffic outside the
-// registry to BlackHoleCluster (TCP and TLS) or the route block_all (HTTP,
-// answered with 502), and unknown traffic in ALLOW_ANY mode to
+// registry to BlackHoleCluster (TCP and TLS) or to the route block_all
+// (HTTP, which returns 502). In ALLOW_ANY mode it routes unknown traffic to
 // PassthroughCluster.
 const (
 	clusterBlackHole   = "BlackHoleCluster"
@@ -119,11 +120,11 @@ type Entry struct {
 	// when HostSource is HostFromOriginalDestination. It is untrusted input
 	// and is escaped wherever it is shown.
 	Host string
-	// HostSource says where Host came from.
+	// HostSource is the field Host was taken from.
 	HostSource HostSource
 	// Port is the destination port; 0 when unknown.
 	Port uint32
-	// Verdict is what happened to the connection.
+	// Verdict is the outcome of the connection.
 	Verdict Verdict
 	// Policy is the AuthorizationPolicy that denied the connection, as
 	// Envoy reports it; set for VerdictDenied.
@@ -138,7 +139,8 @@ type Entry struct {
 const maxHostLength = 253
 
 // ClassifyHTTP classifies one HTTP access-log entry. It returns false for
-// entries that say nothing about egress: inbound traffic of the pod.
+// entries without egress information: inbound traffic of the pod, or an
+// entry with no destination.
 func ClassifyHTTP(s Stream, e *datav3.HTTPAccessLogEntry, now time.Time) (Entry, bool) {
 	common := e.GetCommonProperties()
 	if isInbound(common) {
@@ -176,7 +178,8 @@ func ClassifyHTTP(s Stream, e *datav3.HTTPAccessLogEntry, now time.Time) (Entry,
 }
 
 // ClassifyTCP classifies one TCP access-log entry, which covers TLS passed
-// through by SNI. It returns false for inbound traffic of the pod.
+// through by SNI. It returns false for inbound traffic of the pod and for
+// an entry with no destination.
 func ClassifyTCP(s Stream, e *datav3.TCPAccessLogEntry, now time.Time) (Entry, bool) {
 	common := e.GetCommonProperties()
 	if isInbound(common) {

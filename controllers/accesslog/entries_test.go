@@ -53,7 +53,8 @@ func allowedTLS(podIP, sni string) *datav3.TCPAccessLogEntry {
 	}}
 }
 
-// blockAllHTTP is a plain HTTP request answered 502 by the route block_all.
+// blockAllHTTP is a plain HTTP request that the route block_all rejected
+// with 502.
 func blockAllHTTP(podIP, authority, dstIP string) *datav3.HTTPAccessLogEntry {
 	return &datav3.HTTPAccessLogEntry{
 		CommonProperties: &datav3.AccessLogCommon{
@@ -77,7 +78,7 @@ func gatewayDeniedTCP(peerIP, sni string) *datav3.TCPAccessLogEntry {
 	}}
 }
 
-// gatewayDeniedHTTP is an HTTP request the gateway answered 403.
+// gatewayDeniedHTTP is an HTTP request that the gateway rejected with 403.
 func gatewayDeniedHTTP(peerIP, authority string) *datav3.HTTPAccessLogEntry {
 	return &datav3.HTTPAccessLogEntry{
 		CommonProperties: &datav3.AccessLogCommon{

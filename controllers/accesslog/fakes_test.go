@@ -9,9 +9,9 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
-// staticAttributor maps IPs to jobs from a table; jobs in finished are no
-// longer active. It stands in for KubeAttributor where the test is about
-// the Reporter, not about Kubernetes.
+// staticAttributor maps IPs to jobs from a table, and jobs in finished are
+// no longer active. Tests of the Reporter use it in place of KubeAttributor,
+// which the envtest integration test covers.
 type staticAttributor struct {
 	mu       sync.Mutex
 	jobs     map[netip.Addr]Job

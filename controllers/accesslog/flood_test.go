@@ -104,10 +104,10 @@ func TestFloodStaysBounded(t *testing.T) {
 	waitFor(t, time.Minute, "every tracked job to complete", func() bool { return reporter.TrackedJobs() == 0 })
 
 	growth := int64(during) - int64(before)
-	// Per job: at most maxDestsPerJob destinations of about 300 bytes each
-	// (host string, struct, map slot, order slice), plus the job's own
-	// state; per source IP one cache entry. 4 MiB covers runtime and gRPC
-	// buffers.
+	// Each job holds at most maxDestsPerJob destinations of about 300
+	// bytes (host string, struct, map slot, order slice) and 2 KiB of its
+	// own state. Each source IP holds one cache entry. The 4 MiB covers
+	// runtime and gRPC buffers. These sizes are estimates.
 	bound := int64(maxJobs*(maxDestsPerJob*300+2048) + pods*256 + 4<<20)
 	t.Logf("heap before %d B, after the flood %d B, growth %d B, bound %d B", before, during, growth, bound)
 	if growth > bound {

@@ -3,6 +3,7 @@ package accesslog
 import (
 	"context"
 	"fmt"
+	"math"
 	"net/netip"
 	"slices"
 	"strings"
@@ -126,9 +127,11 @@ func BenchmarkBlockToAnnotation(b *testing.B) {
 	b.ReportMetric(float64(percentile(latencies, 0.95).Milliseconds()), "p95-ms")
 }
 
+// percentile returns the nearest-rank percentile p (0 to 1) of sorted.
 func percentile(sorted []time.Duration, p float64) time.Duration {
 	if len(sorted) == 0 {
 		return 0
 	}
-	return sorted[min(len(sorted)-1, int(p*float64(len(sorted))))]
+	rank := int(math.Ceil(p * float64(len(sorted))))
+	return sorted[max(0, min(len(sorted), rank)-1)]
 }

@@ -13,8 +13,8 @@ import (
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
-// ScaleSetProfile is what the Reporter needs to know about a scale set to
-// classify and describe the connections of its jobs.
+// ScaleSetProfile is the part of a scale set's egress configuration that
+// the Reporter uses to classify and describe the connections of its jobs.
 type ScaleSetProfile struct {
 	// Mode in force: enforce or audit.
 	Mode egressv1alpha1.Mode
@@ -47,11 +47,12 @@ var autoscalingRunnerSetGVK = schema.GroupVersionKind{
 	Group: "actions.github.com", Version: "v1alpha1", Kind: "AutoscalingRunnerSet",
 }
 
-// KubeProfileLookup reads a scale set's profile from the cluster: the mode
-// and hosts from the status of the ScaleSetEgress whose spec.scaleSetName
-// is the scale set, the catalog from the EgressPolicy that status names,
-// and githubConfigUrl from the AutoscalingRunnerSet (read as unstructured,
-// so that any ARC CRD version decodes).
+// KubeProfileLookup reads a scale set's profile from the cluster. The mode
+// and hosts come from the status of the ScaleSetEgress whose
+// spec.scaleSetName is the scale set, and the catalog from the EgressPolicy
+// that this status names. githubConfigUrl comes from the
+// AutoscalingRunnerSet, read as unstructured so that any ARC CRD version
+// decodes.
 //
 // +kubebuilder:rbac:groups=egress.arc-lockdown.io,resources=scalesetegresses,verbs=get;list;watch
 // +kubebuilder:rbac:groups=egress.arc-lockdown.io,resources=egresspolicies,verbs=get;list;watch
@@ -98,7 +99,9 @@ func (l KubeProfileLookup) LookupProfile(ctx context.Context, namespace, scaleSe
 }
 
 // hostInProfile reports whether host matches one of the profile's hosts,
-// where "*.example.com" matches exactly one more label.
+// where "*.example.com" matches every name below example.com at any depth
+// (as Istio and the lockdown package read a wildcard), but not
+// example.com itself.
 func hostInProfile(host string, hosts []string) bool {
 	for _, pattern := range hosts {
 		if matchHost(pattern, host) {
@@ -111,8 +114,7 @@ func hostInProfile(host string, hosts []string) bool {
 func matchHost(pattern, host string) bool {
 	pattern = strings.ToLower(pattern)
 	if suffix, ok := strings.CutPrefix(pattern, "*."); ok {
-		label, rest, found := strings.Cut(host, ".")
-		return found && label != "" && rest == suffix
+		return strings.HasSuffix(host, "."+suffix) && len(host) > len(suffix)+1
 	}
 	return pattern == host
 }

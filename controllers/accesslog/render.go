@@ -46,11 +46,10 @@ type reportView struct {
 	Final               bool
 }
 
-// escapeHost returns host with every byte outside [a-z0-9.-_] written as
-// \xNN, except a leading "*." of a wildcard; an IP address is returned in
-// its canonical form. Hosts come from SNI and Host headers that job code
-// controls; after escaping they cannot carry Markdown, HTML, links, line
-// breaks or backticks.
+// escapeHost writes every byte of host outside [a-z0-9.-_] as \xNN, except
+// a leading "*." of a wildcard, and an IP address in its canonical form.
+// Hosts come from SNI and Host headers that job code controls. After
+// escaping they cannot carry Markdown, HTML, links, line breaks or backticks.
 func escapeHost(host string) string {
 	if ip, err := netip.ParseAddr(host); err == nil {
 		return ip.String()

@@ -80,3 +80,23 @@ func testJob(name string) Job {
 		WorkflowRunID: 42, JobID: "job-" + name, Name: name,
 	}
 }
+
+func TestMatchHost(t *testing.T) {
+	tests := []struct {
+		pattern, host string
+		want          bool
+	}{
+		{"github.com", "github.com", true},
+		{"GitHub.com", "github.com", true},
+		{"github.com", "api.github.com", false},
+		{"*.actions.githubusercontent.com", "pipelines.actions.githubusercontent.com", true},
+		{"*.actions.githubusercontent.com", "a.b.actions.githubusercontent.com", true},
+		{"*.actions.githubusercontent.com", "actions.githubusercontent.com", false},
+		{"*.example.com", "evilexample.com", false},
+	}
+	for _, tt := range tests {
+		if got := matchHost(tt.pattern, tt.host); got != tt.want {
+			t.Errorf("matchHost(%q, %q) = %v, want %v", tt.pattern, tt.host, got, tt.want)
+		}
+	}
+}
