@@ -105,9 +105,6 @@ var ephemeralRunnerGVK = schema.GroupVersionKind{
 // Pod cache and reads EphemeralRunners as unstructured objects: ARC
 // v0.27.6's Go types fail to decode the status.failures field of current
 // CRDs.
-//
-// +kubebuilder:rbac:groups="",resources=pods,verbs=get;list;watch
-// +kubebuilder:rbac:groups=actions.github.com,resources=ephemeralrunners,verbs=get;list;watch
 type KubeAttributor struct {
 	// Pods reads Pods with the RunnerPodIPIndex registered: the manager's
 	// cached client.

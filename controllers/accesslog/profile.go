@@ -53,10 +53,6 @@ var autoscalingRunnerSetGVK = schema.GroupVersionKind{
 // that this status names. githubConfigUrl comes from the
 // AutoscalingRunnerSet, read as unstructured so that any ARC CRD version
 // decodes.
-//
-// +kubebuilder:rbac:groups=egress.arc-lockdown.io,resources=scalesetegresses,verbs=get;list;watch
-// +kubebuilder:rbac:groups=egress.arc-lockdown.io,resources=egresspolicies,verbs=get;list;watch
-// +kubebuilder:rbac:groups=actions.github.com,resources=autoscalingrunnersets,verbs=get;list;watch
 type KubeProfileLookup struct {
 	// Reader is usually the manager's client.
 	Reader client.Reader
