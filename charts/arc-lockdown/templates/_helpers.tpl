@@ -98,6 +98,9 @@ meshConfig.extensionProviders needs it.
 {{/*
 Content of the --mesh-config file. The controller decodes it strictly into
 lockdown.MeshOptions, so the keys are that struct's field names.
+NOTE: MeshOptions has no field for the access-log Service, so the
+NetworkPolicies lockdown renders for runner pods do not allow their
+sidecars' access-log streams to reach the controller on port 9977.
 */}}
 {{- define "arc-lockdown.meshConfig" -}}
 {{- $gateway := .Values.mesh.egressGateway }}
