@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net/http"
+	"sort"
 	"strings"
 	"testing"
 	"time"
@@ -53,7 +54,8 @@ func BenchmarkConverge500ScaleSets(b *testing.B) {
 		b.ReportMetric(seconds, "s/converge")
 		b.ReportMetric(float64(writes), "api-writes")
 		b.ReportMetric(float64(len(requests)), "github-requests")
-		b.Logf("cold start: %d scale sets Ready in %.1fs with %d API writes and %d GitHub requests", converged, seconds, writes, len(requests))
+		b.Logf("cold start: %d scale sets Ready in %.1fs with %d API writes and %d GitHub requests (%s)",
+			converged, seconds, writes, len(requests), requestBreakdown(requests))
 
 		resyncWrites, resyncRequests := measureResync(b, h, commits, converged, len(requests), writes)
 		b.ReportMetric(float64(resyncWrites), "resync-api-writes")
@@ -131,6 +133,35 @@ func measureResync(b *testing.B, h *harness, commits map[string]string, scaleSet
 	}
 	b.Logf("resync: %d scale sets read again with %d GitHub requests and %d API writes", scaleSets, len(since), writes)
 	return writes, len(since)
+}
+
+// requestBreakdown counts GitHub requests by kind, for the log.
+func requestBreakdown(requests []ghstandin.Request) string {
+	counts := map[string]int{}
+	for _, req := range requests {
+		kind := "other"
+		switch {
+		case strings.HasSuffix(req.Path, "/access_tokens"):
+			kind = "token"
+		case strings.HasSuffix(req.Path, "/installation"):
+			kind = "installation lookup"
+		case strings.Contains(req.Path, "/commits"):
+			kind = "commits"
+		case strings.Contains(req.Path, "/contents/"):
+			kind = fmt.Sprintf("contents %d", req.Status)
+		}
+		counts[kind]++
+	}
+	kinds := make([]string, 0, len(counts))
+	for kind := range counts {
+		kinds = append(kinds, kind)
+	}
+	sort.Strings(kinds)
+	parts := make([]string, 0, len(kinds))
+	for _, kind := range kinds {
+		parts = append(parts, fmt.Sprintf("%s: %d", kind, counts[kind]))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // contentsRepository returns "owner/repo" of a contents API path.

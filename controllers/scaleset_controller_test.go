@@ -258,6 +258,35 @@ func testDriftReverted(t *testing.T, h *harness) {
 		}
 		return nil
 	})
+
+	// A value changed by hand is set back too.
+	var np networkingv1.NetworkPolicy
+	if err := h.admin.Get(context.Background(), client.ObjectKeyFromObject(victim), &np); err != nil {
+		t.Fatal(err)
+	}
+	if len(np.Spec.PodSelector.MatchLabels) == 0 {
+		t.Fatalf("NetworkPolicy %s selects pods by no label", np.Name)
+	}
+	original := np.Spec.PodSelector.DeepCopy()
+	patch := client.MergeFrom(np.DeepCopy())
+	for k := range np.Spec.PodSelector.MatchLabels {
+		np.Spec.PodSelector.MatchLabels[k] = "tampered"
+	}
+	if err := h.admin.Patch(context.Background(), &np, patch); err != nil {
+		t.Fatalf("tamper with NetworkPolicy %s: %v", np.Name, err)
+	}
+	eventually(t, testResync/2, "NetworkPolicy "+np.Name+" pod selector restored", func() error {
+		var got networkingv1.NetworkPolicy
+		if err := h.admin.Get(context.Background(), client.ObjectKeyFromObject(victim), &got); err != nil {
+			return err
+		}
+		for k, v := range original.MatchLabels {
+			if got.Spec.PodSelector.MatchLabels[k] != v {
+				return fmt.Errorf("podSelector %s=%q, want %q", k, got.Spec.PodSelector.MatchLabels[k], v)
+			}
+		}
+		return nil
+	})
 }
 
 func testServerErrorsKeepObjects(t *testing.T, h *harness) {

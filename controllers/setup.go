@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
+	istiosecurityv1 "istio.io/client-go/pkg/apis/security/v1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"k8s.io/apimachinery/pkg/types"
@@ -13,6 +14,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/cache"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/controller"
+	"sigs.k8s.io/controller-runtime/pkg/event"
 	"sigs.k8s.io/controller-runtime/pkg/handler"
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
@@ -60,12 +62,37 @@ func (r *ScaleSetReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Mana
 		Watches(&corev1.Namespace{}, handler.EnqueueRequestsFromMapFunc(r.scaleSetsInNamespace),
 			builder.WithPredicates(predicate.LabelChangedPredicate{}))
 	for _, kind := range renderedKinds {
-		b = b.Watches(kind.object(), handler.EnqueueRequestsFromMapFunc(scaleSetOfObject))
+		b = b.Watches(kind.object(), handler.EnqueueRequestsFromMapFunc(scaleSetOfObject),
+			builder.WithPredicates(driftPredicate(kind.object())))
 	}
 	for _, src := range r.ExtraSources {
 		b = b.WatchesRawSource(src)
 	}
 	return b.Complete(r)
+}
+
+// driftPredicate passes the events of rendered objects that the
+// controller did not cause itself, so that its own writes do not queue
+// another reconcile of the same scale set:
+//   - deletes, which may be drift;
+//   - updates that keep or remove the applied-hash annotation, because
+//     every apply of changed content changes the hash, so such an update
+//     comes from someone else;
+//   - creates of AuthorizationPolicies only, because the informer's
+//     first list reports them as creates, and an AuthorizationPolicy
+//     whose scale set was deleted while the controller was down is
+//     removed by no one else. The other kinds have owner references.
+func driftPredicate(kind client.Object) predicate.Funcs {
+	_, authz := kind.(*istiosecurityv1.AuthorizationPolicy)
+	return predicate.Funcs{
+		CreateFunc: func(event.CreateEvent) bool { return authz },
+		DeleteFunc: func(event.DeleteEvent) bool { return true },
+		UpdateFunc: func(e event.UpdateEvent) bool {
+			hash := e.ObjectNew.GetAnnotations()[annotationAppliedHash]
+			return hash == "" || hash == e.ObjectOld.GetAnnotations()[annotationAppliedHash]
+		},
+		GenericFunc: func(event.GenericEvent) bool { return true },
+	}
 }
 
 // scaleSetOfObject maps a rendered object to its scale set by labels.
