@@ -199,7 +199,7 @@ func TestCompareRulesReportsDifferences(t *testing.T) {
 				t.Fatalf("got %d differences, expected 1: %q", len(differences), differences)
 			}
 			if !strings.Contains(differences[0], tc.want) {
-				t.Errorf("difference %q does not say %q", differences[0], tc.want)
+				t.Errorf("difference %q does not contain %q", differences[0], tc.want)
 			}
 		})
 	}
