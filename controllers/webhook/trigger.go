@@ -24,6 +24,13 @@ const DefaultTriggerBuffer = 1024
 // fills up only when the reconciler is not consuming it.
 const sendTimeout = 10 * time.Second
 
+// The Trigger and the ConfigChecker read only what the scale-set
+// reconciler reads too; `make manifests` merges these rules with its own.
+//
+// +kubebuilder:rbac:groups=actions.github.com,resources=autoscalingrunnersets,verbs=get;list;watch
+// +kubebuilder:rbac:groups=egress.arc-lockdown.io,resources=egresspolicies,verbs=get;list;watch
+// +kubebuilder:rbac:groups="",resources=namespaces,verbs=get;list;watch
+
 // Trigger makes the scale-set reconciler reconcile chosen
 // AutoscalingRunnerSets at once. It sends one generic event per scale set
 // to a channel that Source turns into a controller-runtime source.
