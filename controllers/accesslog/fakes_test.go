@@ -15,6 +15,7 @@ import (
 type staticAttributor struct {
 	mu       sync.Mutex
 	jobs     map[netip.Addr]Job
+	idle     map[netip.Addr]bool // runners whose job fields are not written yet
 	finished map[string]bool
 	calls    int
 }
@@ -23,6 +24,9 @@ func (a *staticAttributor) Attribute(_ context.Context, ip netip.Addr) (Job, err
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	a.calls++
+	if a.idle[ip] {
+		return Job{}, ErrNoJob
+	}
 	job, ok := a.jobs[ip]
 	if !ok {
 		return Job{}, ErrUnknownSource

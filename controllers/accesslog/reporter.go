@@ -34,6 +34,11 @@ type Options struct {
 	MaxUpdatesPerJob int
 	// AttributionTTL is how long the job of a source IP is cached.
 	AttributionTTL time.Duration
+	// NegativeTTL is how long a source IP without a job (not a runner, an
+	// idle runner, or a failed lookup) is cached. It is short because ARC
+	// fills a runner's job fields only after the job has started, and the
+	// job's first connections must not be dropped for long.
+	NegativeTTL time.Duration
 	// MaxCachedSources bounds that cache.
 	MaxCachedSources int
 	// CompletionCheckInterval is how often a tracked job's runner is
@@ -55,6 +60,7 @@ func DefaultOptions() Options {
 		MaxDestinationsPerJob:   100,
 		MaxUpdatesPerJob:        30,
 		AttributionTTL:          30 * time.Second,
+		NegativeTTL:             2 * time.Second,
 		MaxCachedSources:        8192,
 		CompletionCheckInterval: 10 * time.Second,
 		MaxMetricDestinations:   500,
@@ -81,6 +87,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.AttributionTTL <= 0 {
 		o.AttributionTTL = d.AttributionTTL
+	}
+	if o.NegativeTTL <= 0 {
+		o.NegativeTTL = d.NegativeTTL
 	}
 	if o.MaxCachedSources <= 0 {
 		o.MaxCachedSources = d.MaxCachedSources
@@ -128,6 +137,7 @@ type Reporter struct {
 type cachedSource struct {
 	key     string // job key; "" when the source has no job
 	job     Job
+	reason  string // drop reason when key is ""
 	expires time.Time
 }
 
@@ -328,25 +338,32 @@ func (r *Reporter) jobOf(ctx context.Context, ip netip.Addr, now time.Time) (str
 	r.mu.Unlock()
 	if ok && now.Before(cached.expires) {
 		if cached.key == "" {
-			r.metrics.drop(DropUnknownSource)
+			r.metrics.drop(cached.reason)
 			return "", Job{}, false
 		}
 		return cached.key, cached.job, true
 	}
 
+	// NOTE: entries that arrive before ARC has written the runner's job
+	// fields are dropped and counted as no_job.
 	job, err := r.attributor.Attribute(ctx, ip)
-	entry := cachedSource{expires: now.Add(r.opts.AttributionTTL)}
+	entry := cachedSource{expires: now.Add(r.opts.NegativeTTL)}
 	switch {
 	case err == nil:
 		entry.key, entry.job = job.Key(), job
+		entry.expires = now.Add(r.opts.AttributionTTL)
 	case errors.Is(err, ErrUnknownSource):
-		r.metrics.drop(DropUnknownSource)
+		entry.reason = DropUnknownSource
 	case errors.Is(err, ErrNoJob):
-		r.metrics.drop(DropNoJob)
+		entry.reason = DropNoJob
 	default:
-		r.metrics.drop(DropAttributionErr)
+		// Cached too, so that an unreachable API server costs one lookup
+		// and one log line per source IP every NegativeTTL.
+		entry.reason = DropAttributionErr
 		logr.FromContextOrDiscard(ctx).Error(err, "Attributing an access-log entry failed", "sourceIP", ip.String())
-		return "", Job{}, false // not cached: the next entry retries
+	}
+	if entry.reason != "" {
+		r.metrics.drop(entry.reason)
 	}
 
 	r.mu.Lock()
@@ -595,6 +612,13 @@ func (r *Reporter) forgetLocked(s *jobState) {
 	}
 	r.done[s.job.Key()] = now.Add(r.opts.AttributionTTL)
 	delete(r.jobs, s.job.Key())
+
+	// The pod's IP may go to a new pod soon; look it up again.
+	for ip, cached := range r.sources {
+		if cached.key == s.job.Key() {
+			delete(r.sources, ip)
+		}
+	}
 }
 
 // TrackedJobs returns the number of jobs the Reporter holds state for.

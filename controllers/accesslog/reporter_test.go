@@ -187,3 +187,31 @@ func TestReporterDropsUnknownSources(t *testing.T) {
 		t.Errorf("unknown source created state: jobs %d, runs %d", r.TrackedJobs(), len(publisher.runs))
 	}
 }
+
+func TestReporterRetriesRunnerWithoutJobSoon(t *testing.T) {
+	ctx := context.Background()
+	ip := netip.MustParseAddr("10.244.1.8")
+	job := testJob("early")
+	now := time.Date(2026, 12, 4, 12, 0, 0, 0, time.UTC)
+	r, attributor, _ := newTestReporter(t, Options{NegativeTTL: 2 * time.Second}, map[netip.Addr]Job{ip: job}, egressv1alpha1.ModeEnforce)
+	attributor.idle = map[netip.Addr]bool{ip: true}
+
+	r.record(ctx, blocked(ip, "early.example.com", now))
+	r.record(ctx, blocked(ip, "early.example.com", now.Add(time.Second)))
+	if got := testutil.ToFloat64(r.metrics.Dropped.WithLabelValues(DropNoJob)); got != 2 {
+		t.Errorf("no-job drops = %v, want 2", got)
+	}
+	if attributor.calls != 1 {
+		t.Errorf("attributor calls within NegativeTTL = %d, want 1", attributor.calls)
+	}
+
+	// ARC writes the job fields; after NegativeTTL the runner is looked up
+	// again and its entries count.
+	attributor.mu.Lock()
+	attributor.idle = nil
+	attributor.mu.Unlock()
+	r.record(ctx, blocked(ip, "early.example.com", now.Add(2*time.Second)))
+	if r.TrackedJobs() != 1 {
+		t.Errorf("tracked jobs = %d, want 1 once the job fields exist", r.TrackedJobs())
+	}
+}
