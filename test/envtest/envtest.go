@@ -286,3 +286,14 @@ func ModuleDir(module string) (string, error) {
 	}
 	return dir, nil
 }
+
+// KubeConfig returns a kubeconfig file's content for a new cluster
+// administrator of this API server, for processes started outside the test
+// binary such as the controller in `make demo`.
+func (e *Env) KubeConfig(userName string) ([]byte, error) {
+	user, err := e.env.AddUser(ctrlenvtest.User{Name: userName, Groups: []string{"system:masters"}}, nil)
+	if err != nil {
+		return nil, fmt.Errorf("add envtest user %s: %w", userName, err)
+	}
+	return user.KubeConfig()
+}
