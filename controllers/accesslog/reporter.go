@@ -47,7 +47,7 @@ type Options struct {
 	// MaxMetricDestinations is the number of distinct destination label
 	// values of the blocked-connections counter.
 	MaxMetricDestinations int
-	// Clock returns the current time; tests set it.
+	// Clock returns the current time. Tests set it.
 	Clock func() time.Time
 }
 
@@ -292,9 +292,9 @@ func (r *Reporter) record(ctx context.Context, e Entry) {
 }
 
 // add counts an entry against its destination. Only a new reported
-// destination or a change of verdict marks the job for a write, so
-// repeated connections cost no GitHub request on their own; their counts
-// go out with the next write.
+// destination or a change of verdict marks the job for a write. Repeated
+// connections therefore cost no GitHub request, and their counts go out
+// with the next write.
 func (s *jobState) add(e Entry, verdict Verdict, maxDestinations int, metrics *Metrics) {
 	key := destinationKey{host: e.Host, port: e.Port}
 	d, ok := s.destinations[key]
@@ -483,6 +483,7 @@ func (r *Reporter) flushJob(ctx context.Context, s *jobState, now time.Time) {
 	}
 	s.published = view.version
 	s.annotated = view.annotatedAfter
+	s.failures = 0
 	if view.Final {
 		log.Info("Completed the egress check run", "checkRun", checkRunNamePrefix+s.job.Name, "headSHA", view.HeadSHA)
 		r.forgetLocked(s)
@@ -523,8 +524,8 @@ func (r *Reporter) snapshot(s *jobState) (pendingView, bool) {
 		return pendingView{}, false
 	}
 	if s.failures >= maxFinalAttempts && !s.finished {
-		// Stop spending requests on a job GitHub keeps rejecting until it
-		// completes; the completing write is still tried.
+		// Stop spending requests on a job whose writes GitHub keeps
+		// rejecting. The completing write is still tried.
 		return pendingView{}, false
 	}
 	if !s.finished {
