@@ -188,10 +188,10 @@ func testFeedbackReachesGitHub(t *testing.T, set envtest.ARCCRDSet) {
 	}
 
 	// Per job: one workflow-run read, one check-run lookup, at most
-	// MaxUpdatesPerJob+1 writes and two extra annotation batches for the
-	// default of 100 destinations.
+	// MaxUpdatesPerJob+1 writes and one extra request for a write with
+	// more than 50 of the at most 100 annotations.
 	requests := len(gh.RequestsTo("", `^/repos/octo/app/(check-runs|commits/[0-9a-f]+/check-runs|actions/runs/)`))
-	capPerJob := 1 + 1 + DefaultOptions().MaxUpdatesPerJob + 1 + 2
+	capPerJob := 1 + 1 + DefaultOptions().MaxUpdatesPerJob + 1 + 1
 	if requests > 2*capPerJob {
 		t.Errorf("GitHub requests for 2 jobs = %d, cap %d per job", requests, capPerJob)
 	}
