@@ -474,6 +474,8 @@ func (r *Reporter) flushJob(ctx context.Context, s *jobState, now time.Time) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	if err != nil {
+		// NOTE: a write that fails after its first batch of 50 annotations
+		// is retried whole, so GitHub can show that batch twice.
 		s.failures++
 		log.Error(err, "Writing the egress check run failed", "checkRun", checkRunNamePrefix+s.job.Name, "attempt", s.failures)
 		if s.finished && s.failures >= maxFinalAttempts {
