@@ -88,6 +88,14 @@ func (r *renderer) renderSidecar() {
 // the AuthorizationPolicy match only on mTLS connections. For that reason the
 // HTTP server is declared with protocol HTTPS; the traffic inside the mTLS
 // tunnel is the runner's plain HTTP.
+//
+// NOTE: the VirtualServices apply to every meshed pod of the namespace, not
+// only to runners, because job pods carry no label a route could match.
+// Other pods there that call a profile host are sent to the gateway too,
+// and the gateway denies them unless they share the runner ServiceAccount.
+// Two scale sets of one namespace that share a host render two
+// VirtualServices for it, which istioctl analyze reports as IST0109; both
+// route the host to the same gateway subset and destination.
 func (r *renderer) renderEgressRouting() {
 	if len(r.hosts) == 0 {
 		return
