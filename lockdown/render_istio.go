@@ -272,8 +272,8 @@ func (r *renderer) virtualService(h hostRoute, gatewayRef string) *istionetworki
 			})
 		}
 		// NOTE: for an HTTP port other than 80 the Host header carries that
-		// port; whether the gateway's virtual host for port 80 matches it
-		// was not checked against a running gateway.
+		// port. Whether the gateway's virtual host for port 80 matches it was
+		// not checked against a running gateway.
 		spec.Http = append(spec.Http, &networkingapi.HTTPRoute{
 			Match: []*networkingapi.HTTPMatchRequest{{Gateways: []string{gatewayRef}, Port: GatewayServiceHTTPPort}},
 			Route: []*networkingapi.HTTPRouteDestination{{Destination: toHost(h.host, h.httpPorts[0])}},
@@ -301,9 +301,9 @@ func toHost(host string, port int32) *networkingapi.Destination {
 // other scale sets add their own identities and hosts. Once any ALLOW
 // policy selects the gateway, a request that none of them matches is denied.
 //
-// NOTE: the job and step pods of kubernetes mode are created by
-// runner-container-hooks; they are admitted only if they run as the same
-// ServiceAccount as the runner pod, which this package does not check.
+// NOTE: runner-container-hooks create the job and step pods of kubernetes
+// mode. The gateway admits them only if they run as the runner pod's
+// ServiceAccount, and this package does not check which one they use.
 func (r *renderer) authorizationPolicy() *istiosecurityv1.AuthorizationPolicy {
 	principal := fmt.Sprintf("%s/ns/%s/sa/%s", r.mesh.TrustDomain, r.ss.Namespace, r.ss.ServiceAccountName)
 	from := []*securityapi.Rule_From{{Source: &securityapi.Source{Principals: []string{principal}}}}
