@@ -13,6 +13,8 @@ import (
 
 // Secret keys of the GitHub App credentials, the same keys ARC's own
 // githubConfigSecret uses.
+//
+//nolint:gosec // G101: these are key names, not credentials.
 const (
 	SecretKeyAppID      = "github_app_id"
 	SecretKeyPrivateKey = "github_app_private_key"

@@ -248,7 +248,7 @@ func peekMessage(resp *http.Response) string {
 		return ""
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 	resp.Body = io.NopCloser(bytes.NewReader(body))
 	var payload struct {
 		Message string `json:"message"`
@@ -261,7 +261,7 @@ func peekMessage(resp *http.Response) string {
 
 func discard(resp *http.Response) {
 	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 64<<10))
-	resp.Body.Close()
+	_ = resp.Body.Close()
 }
 
 // rewind returns a copy of req with a fresh body for another attempt.

@@ -114,7 +114,7 @@ func readBounded(path string, limit int) ([]byte, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read config: %w", err)
 	}
-	defer file.Close()
+	defer func() { _ = file.Close() }()
 
 	data, err := io.ReadAll(io.LimitReader(file, int64(limit)+1))
 	if err != nil {

@@ -196,4 +196,3 @@ func kubeconfigGetter(t *testing.T, config *rest.Config, namespace string) *gene
 	flags.Namespace = &namespace
 	return flags
 }
-

@@ -116,7 +116,7 @@ func (s *Server) serve(op *operation, rt route) http.Handler {
 		}
 
 		credential := "none"
-		resp := newResponse()
+		var resp *response
 		input, err := op.validateRequest(r, params, body)
 		switch {
 		case err != nil:
