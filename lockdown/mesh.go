@@ -55,12 +55,25 @@ type MeshOptions struct {
 
 	// TrustDomain is the mesh trust domain of workload principals.
 	TrustDomain string
+
+	// AccessLogNamespace and AccessLogLabels select the arc-lockdown
+	// controller pods, which receive the sidecars' Envoy gRPC access logs
+	// on the pod port AccessLogPort. AccessLogServiceHost is the fully
+	// qualified name of the access-log Service in AccessLogNamespace. All
+	// four empty turns the access-log rules off, and blocked connections
+	// are then not reported.
+	AccessLogNamespace   string
+	AccessLogLabels      map[string]string
+	AccessLogPort        int32
+	AccessLogServiceHost string
 }
 
 // DefaultMeshOptions returns the names of a default Istio installation
 // (istio-system, istio: egressgateway, app: istiod), kube-dns in
-// kube-system and the trust domain cluster.local. APIServerCIDRs is empty:
-// it differs per cluster and must be set for kubernetes container mode.
+// kube-system, the trust domain cluster.local, and the controller of the
+// Helm chart installed as release arc-lockdown in namespace
+// arc-lockdown-system. APIServerCIDRs is empty: it differs per cluster and
+// must be set for kubernetes container mode.
 func DefaultMeshOptions() MeshOptions {
 	return MeshOptions{
 		EgressGatewayNamespace:   "istio-system",
@@ -76,7 +89,23 @@ func DefaultMeshOptions() MeshOptions {
 		APIServerPorts:           []int32{443, 6443},
 		APIServerHost:            "kubernetes.default.svc.cluster.local",
 		TrustDomain:              "cluster.local",
+		AccessLogNamespace:       "arc-lockdown-system",
+		AccessLogLabels: map[string]string{
+			"app.kubernetes.io/name":      "arc-lockdown",
+			"app.kubernetes.io/instance":  "arc-lockdown",
+			"app.kubernetes.io/component": "controller",
+		},
+		AccessLogPort:        9977,
+		AccessLogServiceHost: "arc-lockdown-access-log.arc-lockdown-system.svc.cluster.local",
 	}
+}
+
+// AccessLogEnabled reports whether any access-log field is set. Validate
+// rejects a partly set group, so after Validate a true result means that
+// the rendered objects let the sidecars reach the controller.
+func (m MeshOptions) AccessLogEnabled() bool {
+	return m.AccessLogNamespace != "" || len(m.AccessLogLabels) > 0 ||
+		m.AccessLogPort != 0 || m.AccessLogServiceHost != ""
 }
 
 // Validate returns every missing or invalid field, joined.
@@ -127,7 +156,29 @@ func (m MeshOptions) Validate() error {
 			errs = append(errs, fmt.Errorf("mesh option APIServerCIDRs contains invalid CIDR %q: %w", cidr, err))
 		}
 	}
+	errs = append(errs, m.validateAccessLog()...)
 	return errors.Join(errs...)
+}
+
+// validateAccessLog accepts the access-log fields all set or all empty.
+func (m MeshOptions) validateAccessLog() []error {
+	if !m.AccessLogEnabled() {
+		return nil
+	}
+	var errs []error
+	if m.AccessLogNamespace == "" {
+		errs = append(errs, errors.New("mesh option AccessLogNamespace is empty while other AccessLog options are set: set the namespace of the arc-lockdown controller, or leave all four AccessLog options empty"))
+	}
+	if len(m.AccessLogLabels) == 0 {
+		errs = append(errs, errors.New("mesh option AccessLogLabels is empty while other AccessLog options are set: an empty selector would match every pod of the namespace; set the controller pods' labels"))
+	}
+	if !validPort(m.AccessLogPort) {
+		errs = append(errs, fmt.Errorf("mesh option AccessLogPort is %d: use the controller's access-log pod port in 1-65535 (the chart's controller listens on 9977)", m.AccessLogPort))
+	}
+	if m.AccessLogServiceHost == "" {
+		errs = append(errs, errors.New("mesh option AccessLogServiceHost is empty while other AccessLog options are set: set the fully qualified name of the access-log Service, for example arc-lockdown-access-log.arc-lockdown-system.svc.cluster.local"))
+	}
+	return errs
 }
 
 func validPort(port int32) bool {

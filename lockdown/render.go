@@ -57,6 +57,10 @@ const (
 	// WarningAddressesNotRendered: IP destinations of the profile stay
 	// blocked.
 	WarningAddressesNotRendered = "AddressesNotRendered"
+	// WarningAccessLogUnreachable: the mesh options name no access-log
+	// receiver, so the runner pods' sidecars cannot report blocked
+	// connections.
+	WarningAccessLogUnreachable = "AccessLogUnreachable"
 )
 
 // Rendered is the set of objects for one scale set, in a stable order.
@@ -258,6 +262,9 @@ func (r *renderer) warnAboutScaleSet() {
 	}
 	if r.ss.Template.Spec.ServiceAccountName == "" || r.ss.ServiceAccountName == DefaultServiceAccountName {
 		r.warn(WarningDefaultServiceAccount, fmt.Sprintf("runner pods of %s/%s run as the ServiceAccount %q, which other pods of the namespace may share: the egress gateway admits every pod with that identity to this profile's hosts; set spec.template.spec.serviceAccountName to a ServiceAccount of its own", r.ss.Namespace, r.ss.Name, r.ss.ServiceAccountName))
+	}
+	if !r.mesh.AccessLogEnabled() {
+		r.warn(WarningAccessLogUnreachable, "the mesh options set no AccessLog namespace, labels, port or Service host: the NetworkPolicies and the Sidecar do not let the sidecars of runner and job pods send access logs to the arc-lockdown controller, so connections blocked at the sidecar are not reported as check runs; set the four AccessLog options to the controller's namespace, pod labels, access-log pod port and Service host")
 	}
 	if r.ss.Template.Annotations[annotationSidecarInject] == "false" {
 		r.warn(WarningSidecarInjectionDisabled, fmt.Sprintf("the pod template sets %s: \"false\": without a sidecar the runner cannot reach the egress gateway (the NetworkPolicy requires Istio mTLS through it), so every destination fails", annotationSidecarInject))

@@ -28,19 +28,25 @@ func istioTypeMeta(group, kind string) metav1.TypeMeta {
 }
 
 // renderSidecar renders the Sidecar of the runner pods: the profile's
-// hosts, the egress gateway and (kubernetes mode) the API server are the
-// only services their proxy is configured for, and in enforce mode REGISTRY_ONLY
-// sends everything else to Istio's BlackHoleCluster.
+// hosts, the egress gateway, the controller's access-log Service and
+// (kubernetes mode) the API server are the only services their proxy is
+// configured for, and in enforce mode REGISTRY_ONLY sends everything else
+// to Istio's BlackHoleCluster. The access-log Service must be in scope
+// because Envoy sends its gRPC access logs through a cluster of that
+// Service.
 //
 // Istio treats two Sidecars that select the same pod as undefined, so no
 // other Sidecar may select the runner pods. The job pods of kubernetes mode
 // carry none of the runner labels and keep the namespace's default Sidecar.
 func (r *renderer) renderSidecar() {
-	hosts := make([]string, 0, len(r.hosts)+2)
+	hosts := make([]string, 0, len(r.hosts)+3)
 	for _, h := range r.hosts {
 		hosts = append(hosts, "./"+h.host)
 	}
 	hosts = append(hosts, r.mesh.EgressGatewayNamespace+"/"+r.mesh.EgressGatewayServiceHost)
+	if r.mesh.AccessLogEnabled() {
+		hosts = append(hosts, r.mesh.AccessLogNamespace+"/"+r.mesh.AccessLogServiceHost)
+	}
 	if r.out.ContainerMode == ContainerModeKubernetes && r.mesh.APIServerHost != "" {
 		hosts = append(hosts, "*/"+r.mesh.APIServerHost)
 	}

@@ -51,8 +51,8 @@ func (r *renderer) renderNetworkPolicies() {
 	// and nothing else, so this selector cannot tell scale sets apart: it
 	// selects the job pods of every scale set in the namespace. That is
 	// safe because every scale set renders the same rules here (DNS,
-	// istiod, the egress gateway) and NetworkPolicies add up, so job pods
-	// get no more than that. For the same reason audit mode does not open
+	// istiod, the egress gateway, the access-log receiver) and
+	// NetworkPolicies add up, so job pods get no more than that. For the same reason audit mode does not open
 	// this policy. The API server is left out because only the runner pod
 	// calls it, not the job and step pods.
 	job := &networkingv1.NetworkPolicy{
@@ -70,9 +70,10 @@ func (r *renderer) renderNetworkPolicies() {
 	r.add(job)
 }
 
-// meshEgressRules allows what every meshed pod needs: cluster DNS, istiod
-// and the egress gateway pods. Ports are pod ports, because NetworkPolicy
-// matches after Service translation.
+// meshEgressRules allows what every meshed pod needs: cluster DNS, istiod,
+// the egress gateway pods and, when configured, the controller pods that
+// receive the sidecar's access logs. Ports are pod ports, because
+// NetworkPolicy matches after Service translation.
 func (r *renderer) meshEgressRules() []networkingv1.NetworkPolicyEgressRule {
 	dnsPorts := []networkingv1.NetworkPolicyPort{
 		protocolPort(corev1.ProtocolUDP, 53),
@@ -83,7 +84,7 @@ func (r *renderer) meshEgressRules() []networkingv1.NetworkPolicyEgressRule {
 			protocolPort(corev1.ProtocolUDP, r.mesh.DNSExtraPort),
 			protocolPort(corev1.ProtocolTCP, r.mesh.DNSExtraPort))
 	}
-	return []networkingv1.NetworkPolicyEgressRule{
+	rules := []networkingv1.NetworkPolicyEgressRule{
 		{
 			To:    []networkingv1.NetworkPolicyPeer{podsInNamespace(r.mesh.DNSNamespace, r.mesh.DNSLabels)},
 			Ports: dnsPorts,
@@ -100,6 +101,13 @@ func (r *renderer) meshEgressRules() []networkingv1.NetworkPolicyEgressRule {
 			},
 		},
 	}
+	if r.mesh.AccessLogEnabled() {
+		rules = append(rules, networkingv1.NetworkPolicyEgressRule{
+			To:    []networkingv1.NetworkPolicyPeer{podsInNamespace(r.mesh.AccessLogNamespace, r.mesh.AccessLogLabels)},
+			Ports: []networkingv1.NetworkPolicyPort{protocolPort(corev1.ProtocolTCP, r.mesh.AccessLogPort)},
+		})
+	}
+	return rules
 }
 
 func (r *renderer) apiServerRule() networkingv1.NetworkPolicyEgressRule {

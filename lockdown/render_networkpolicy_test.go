@@ -2,6 +2,7 @@ package lockdown_test
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/mattfenwick/cyclonus/pkg/matcher"
@@ -32,6 +33,19 @@ var (
 	gatewayPod = internalPeer("istio-system", map[string]string{"istio": "egressgateway", "app": "istio-egressgateway"}, "10.1.2.3")
 	// ingressGatewayPod shares the namespace of the egress gateway.
 	ingressGatewayPod = internalPeer("istio-system", map[string]string{"istio": "ingressgateway"}, "10.1.2.4")
+	// controllerPod is the arc-lockdown controller, which receives the
+	// sidecars' access logs on 9977 and serves metrics on 8080.
+	controllerPod = internalPeer("arc-lockdown-system", map[string]string{
+		"app.kubernetes.io/name":      "arc-lockdown",
+		"app.kubernetes.io/instance":  "arc-lockdown",
+		"app.kubernetes.io/component": "controller",
+	}, "10.1.3.5")
+	// controllerNeighbour shares the controller's namespace and some of its
+	// labels.
+	controllerNeighbour = internalPeer("arc-lockdown-system", map[string]string{
+		"app.kubernetes.io/name":     "arc-lockdown",
+		"app.kubernetes.io/instance": "arc-lockdown",
+	}, "10.1.3.6")
 	// dnsImpostor carries the DNS label in another namespace.
 	dnsImpostor    = internalPeer("arc-runners", map[string]string{"k8s-app": "kube-dns"}, "10.1.0.53")
 	externalHost   = &matcher.TrafficPeer{IP: "198.51.100.7"}
@@ -71,6 +85,10 @@ var flows = []flow{
 	{"egress gateway HTTP", gatewayPod, 8080, corev1.ProtocolTCP},
 	{"egress gateway port 80", gatewayPod, 80, corev1.ProtocolTCP},
 	{"ingress gateway TLS", ingressGatewayPod, 8443, corev1.ProtocolTCP},
+	{"controller access log", controllerPod, 9977, corev1.ProtocolTCP},
+	{"controller access log over UDP", controllerPod, 9977, corev1.ProtocolUDP},
+	{"controller metrics", controllerPod, 8080, corev1.ProtocolTCP},
+	{"access log port of a neighbour", controllerNeighbour, 9977, corev1.ProtocolTCP},
 	{"external 443", externalHost, 443, corev1.ProtocolTCP},
 	{"external port 80", otherExternal, 80, corev1.ProtocolTCP},
 	{"pod port 80", unrelatedPod, 80, corev1.ProtocolTCP},
@@ -87,11 +105,13 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	enforceRunner := map[string]bool{
 		"DNS over UDP": true, "DNS over TCP": true, "DNS pod port 8053": true,
 		"istiod xDS": true, "egress gateway TLS": true, "egress gateway HTTP": true,
-		"API server": true, "API server service port": true,
+		"controller access log": true,
+		"API server":            true, "API server service port": true,
 	}
 	enforceJob := map[string]bool{
 		"DNS over UDP": true, "DNS over TCP": true, "DNS pod port 8053": true,
 		"istiod xDS": true, "egress gateway TLS": true, "egress gateway HTTP": true,
+		"controller access log": true,
 	}
 
 	tests := []struct {
@@ -110,7 +130,7 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			policy := cyclonusPolicy(t, testScaleSet("arc-runners", "k8s-mode", lockdown.ContainerModeKubernetes), tt.mode)
+			policy := cyclonusPolicy(t, testScaleSet("arc-runners", "k8s-mode", lockdown.ContainerModeKubernetes), tt.mode, testMesh())
 			for _, f := range flows {
 				traffic := &matcher.Traffic{Source: tt.source, Destination: f.dest, ResolvedPort: f.port, Protocol: f.protocol}
 				got := policy.IsTrafficAllowed(traffic).Egress.IsAllowed()
@@ -127,7 +147,7 @@ func TestNetworkPolicyTruthTable(t *testing.T) {
 func TestNetworkPolicyRunnerWithoutKubernetesMode(t *testing.T) {
 	for _, mode := range []string{lockdown.ContainerModeDefault, lockdown.ContainerModeDind} {
 		t.Run(mode, func(t *testing.T) {
-			policy := cyclonusPolicy(t, testScaleSet("arc-runners", "k8s-mode", mode), egressv1alpha1.ModeEnforce)
+			policy := cyclonusPolicy(t, testScaleSet("arc-runners", "k8s-mode", mode), egressv1alpha1.ModeEnforce, testMesh())
 			cases := []struct {
 				source *matcher.TrafficPeer
 				dest   *matcher.TrafficPeer
@@ -136,6 +156,8 @@ func TestNetworkPolicyRunnerWithoutKubernetesMode(t *testing.T) {
 			}{
 				{runnerPod, apiServerHost, 6443, false},
 				{runnerPod, gatewayPod, 8443, true},
+				{runnerPod, controllerPod, 9977, true},
+				{runnerPod, controllerPod, 8080, false},
 				{jobPod, externalHost, 443, true},
 			}
 			for _, c := range cases {
@@ -148,9 +170,46 @@ func TestNetworkPolicyRunnerWithoutKubernetesMode(t *testing.T) {
 	}
 }
 
-func cyclonusPolicy(t *testing.T, ss lockdown.ScaleSet, mode egressv1alpha1.Mode) *matcher.Policy {
+// TestNetworkPolicyWithoutAccessLog checks that mesh options without an
+// access-log receiver open no path to the controller, and that the rest of
+// the rules stay.
+func TestNetworkPolicyWithoutAccessLog(t *testing.T) {
+	policy := cyclonusPolicy(t, testScaleSet("arc-runners", "k8s-mode", lockdown.ContainerModeKubernetes), egressv1alpha1.ModeEnforce, meshWithoutAccessLog())
+	cases := []struct {
+		name   string
+		source *matcher.TrafficPeer
+		dest   *matcher.TrafficPeer
+		port   int
+		want   bool
+	}{
+		{"runner pod to controller access log", runnerPod, controllerPod, 9977, false},
+		{"job pod to controller access log", jobPod, controllerPod, 9977, false},
+		{"runner pod to egress gateway", runnerPod, gatewayPod, 8443, true},
+		{"job pod to egress gateway", jobPod, gatewayPod, 8443, true},
+	}
+	for _, c := range cases {
+		traffic := &matcher.Traffic{Source: c.source, Destination: c.dest, ResolvedPort: c.port, Protocol: corev1.ProtocolTCP}
+		if got := policy.IsTrafficAllowed(traffic).Egress.IsAllowed(); got != c.want {
+			t.Errorf("%s (%s:%d): egress allowed = %v, want %v", c.name, c.dest.IP, c.port, got, c.want)
+		}
+	}
+}
+
+// TestSidecarWithoutAccessLog checks that the Sidecar leaves the access-log
+// Service out when the mesh options name none.
+func TestSidecarWithoutAccessLog(t *testing.T) {
+	out := mustRender(t, testScaleSet("ci", "web", lockdown.ContainerModeDefault), testProfile(egressv1alpha1.ModeEnforce), meshWithoutAccessLog())
+
+	for _, host := range findSidecar(t, out).Spec.Egress[0].Hosts {
+		if strings.Contains(host, "access-log") {
+			t.Errorf("Sidecar egress hosts contain %q without an access-log receiver", host)
+		}
+	}
+}
+
+func cyclonusPolicy(t *testing.T, ss lockdown.ScaleSet, mode egressv1alpha1.Mode, mesh lockdown.MeshOptions) *matcher.Policy {
 	t.Helper()
-	out := mustRender(t, ss, testProfile(mode), testMesh())
+	out := mustRender(t, ss, testProfile(mode), mesh)
 	var policies []*networkingv1.NetworkPolicy
 	for _, obj := range out.Objects {
 		if np, ok := obj.(*networkingv1.NetworkPolicy); ok {

@@ -72,6 +72,16 @@ func testMesh() lockdown.MeshOptions {
 	return mesh
 }
 
+// meshWithoutAccessLog is testMesh with the access-log receiver turned off.
+func meshWithoutAccessLog() lockdown.MeshOptions {
+	mesh := testMesh()
+	mesh.AccessLogNamespace = ""
+	mesh.AccessLogLabels = nil
+	mesh.AccessLogPort = 0
+	mesh.AccessLogServiceHost = ""
+	return mesh
+}
+
 func sampleScaleSet(t *testing.T, file string) lockdown.ScaleSet {
 	t.Helper()
 	obj := envtest.SampleObject(t, file, "AutoscalingRunnerSet")
@@ -351,7 +361,11 @@ func TestRenderSidecarHosts(t *testing.T) {
 			sidecar := findSidecar(t, out)
 
 			hosts := sidecar.Spec.Egress[0].Hosts
-			for _, want := range []string{"./github.com", "./*.actions.githubusercontent.com", "./mirror.corp.example.com", "istio-system/istio-egressgateway.istio-system.svc.cluster.local"} {
+			for _, want := range []string{
+				"./github.com", "./*.actions.githubusercontent.com", "./mirror.corp.example.com",
+				"istio-system/istio-egressgateway.istio-system.svc.cluster.local",
+				"arc-lockdown-system/arc-lockdown-access-log.arc-lockdown-system.svc.cluster.local",
+			} {
 				if !contains(hosts, want) {
 					t.Errorf("Sidecar egress hosts %v lack %q", hosts, want)
 				}
@@ -499,6 +513,7 @@ func TestRenderWarnings(t *testing.T) {
 	noInjection.Template.Annotations = map[string]string{"sidecar.istio.io/inject": "false"}
 	noAPIServer := testMesh()
 	noAPIServer.APIServerCIDRs = nil
+	noAccessLog := meshWithoutAccessLog()
 
 	tests := []struct {
 		name    string
@@ -514,6 +529,8 @@ func TestRenderWarnings(t *testing.T) {
 		{"kubernetes mode audit", testScaleSet("ci", "web", lockdown.ContainerModeKubernetes), egressv1alpha1.ModeAudit, testMesh(), []string{lockdown.WarningAuditMode, lockdown.WarningAuditJobPods}, []string{lockdown.WarningAPIServerUnreachable}},
 		{"kubernetes mode without API server", testScaleSet("ci", "web", lockdown.ContainerModeKubernetes), egressv1alpha1.ModeEnforce, noAPIServer, []string{lockdown.WarningAPIServerUnreachable}, nil},
 		{"sidecar injection off", noInjection, egressv1alpha1.ModeEnforce, testMesh(), []string{lockdown.WarningSidecarInjectionDisabled}, nil},
+		{"access log configured", testScaleSet("ci", "web", lockdown.ContainerModeKubernetes), egressv1alpha1.ModeEnforce, testMesh(), nil, []string{lockdown.WarningAccessLogUnreachable}},
+		{"access log not configured", testScaleSet("ci", "web", lockdown.ContainerModeDefault), egressv1alpha1.ModeEnforce, noAccessLog, []string{lockdown.WarningAccessLogUnreachable}, nil},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -573,6 +590,14 @@ func TestRenderRejectsInvalidInput(t *testing.T) {
 	badMesh.EgressGatewayLabels = nil
 	badCIDR := testMesh()
 	badCIDR.APIServerCIDRs = []string{"10.0.0.300/32"}
+	accessLogNoLabels := testMesh()
+	accessLogNoLabels.AccessLogLabels = nil
+	accessLogNoHost := testMesh()
+	accessLogNoHost.AccessLogServiceHost = ""
+	accessLogBadPort := testMesh()
+	accessLogBadPort.AccessLogPort = 70000
+	accessLogOnlyNamespace := meshWithoutAccessLog()
+	accessLogOnlyNamespace.AccessLogNamespace = "arc-lockdown-system"
 	tests := []struct {
 		name    string
 		ss      lockdown.ScaleSet
@@ -589,6 +614,10 @@ func TestRenderRejectsInvalidInput(t *testing.T) {
 		{"no service account", lockdown.ScaleSet{Name: "web", Namespace: "ci"}, lockdown.Profile{}, testMesh(), "has no ServiceAccountName"},
 		{"empty gateway selector", testScaleSet("ci", "web", ""), lockdown.Profile{}, badMesh, "EgressGatewayLabels is empty"},
 		{"invalid API server CIDR", testScaleSet("ci", "web", ""), lockdown.Profile{}, badCIDR, `APIServerCIDRs contains invalid CIDR "10.0.0.300/32"`},
+		{"access log without labels", testScaleSet("ci", "web", ""), lockdown.Profile{}, accessLogNoLabels, "AccessLogLabels is empty"},
+		{"access log without Service host", testScaleSet("ci", "web", ""), lockdown.Profile{}, accessLogNoHost, "AccessLogServiceHost is empty"},
+		{"access log port out of range", testScaleSet("ci", "web", ""), lockdown.Profile{}, accessLogBadPort, "AccessLogPort is 70000"},
+		{"access log with only a namespace", testScaleSet("ci", "web", ""), lockdown.Profile{}, accessLogOnlyNamespace, "AccessLogPort is 0"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -687,8 +716,8 @@ func TestRenderSkipsIPDestinations(t *testing.T) {
 			t.Errorf("rendered objects mention the IP destination %s", address)
 		}
 	}
-	if got := len(findSidecar(t, out).Spec.Egress[0].Hosts); got != 6 {
-		t.Errorf("Sidecar lists %d egress hosts, want the 5 names and the gateway", got)
+	if got := len(findSidecar(t, out).Spec.Egress[0].Hosts); got != 7 {
+		t.Errorf("Sidecar lists %d egress hosts, want the 5 names, the gateway and the access-log Service", got)
 	}
 }
 
