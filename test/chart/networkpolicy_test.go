@@ -78,6 +78,7 @@ func checkCases(t *testing.T, policy *matcher.Policy, controller *matcher.Traffi
 
 var (
 	runnerPod         = podPeer("arc-runners", map[string]string{"app.kubernetes.io/component": "runner"}, "10.1.0.10")
+	jobPod            = podPeer("arc-runners", map[string]string{"runner-pod": "k8s-mode-abcde-runner-fghij"}, "10.1.0.11")
 	gatewayPod        = podPeer("istio-system", map[string]string{"istio": "egressgateway"}, "10.1.2.3")
 	ingressGatewayPod = podPeer("istio-system", map[string]string{"istio": "ingressgateway"}, "10.1.2.4")
 	otherPod          = podPeer("default", map[string]string{"app": "web"}, "10.1.3.3")
@@ -98,6 +99,7 @@ func TestNetworkPolicyDefaultValues(t *testing.T) {
 
 	checkCases(t, controllerPolicy(t, map[string]any{}), controller, []networkCase{
 		{"access log from a runner pod", runnerPod, controller, 9977, tcp, true},
+		{"access log from a job pod", jobPod, controller, 9977, tcp, true},
 		{"access log from the egress gateway", gatewayPod, controller, 9977, tcp, true},
 		{"access log from the ingress gateway", ingressGatewayPod, controller, 9977, tcp, false},
 		{"access log from another namespace", otherPod, controller, 9977, tcp, false},

@@ -97,10 +97,11 @@ meshConfig.extensionProviders needs it.
 
 {{/*
 Content of the --mesh-config file. The controller decodes it strictly into
-lockdown.MeshOptions, so the keys are that struct's field names.
-NOTE: MeshOptions has no field for the access-log Service, so the
-NetworkPolicies lockdown renders for runner pods do not allow their
-sidecars' access-log streams to reach the controller on port 9977.
+lockdown.MeshOptions, so the keys are that struct's field names. The
+accessLog keys name this release's controller pods, their access-log
+container port (9977, as in the Deployment) and the access-log Service, so
+that the rendered NetworkPolicies and Sidecars let runner sidecars send
+their access logs here.
 */}}
 {{- define "arc-lockdown.meshConfig" -}}
 {{- $gateway := .Values.mesh.egressGateway }}
@@ -126,6 +127,11 @@ apiServerCIDRs: {{ toJson . }}
 apiServerPorts: {{ toJson $cluster.apiServer.ports }}
 apiServerHost: {{ printf "kubernetes.default.svc.%s" $cluster.domain }}
 trustDomain: {{ .Values.mesh.trustDomain }}
+accessLogNamespace: {{ .Release.Namespace }}
+accessLogLabels:
+  {{- include "arc-lockdown.selectorLabels" . | nindent 2 }}
+accessLogPort: 9977
+accessLogServiceHost: {{ include "arc-lockdown.accessLogHost" . }}
 {{- end }}
 
 {{/*
