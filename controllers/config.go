@@ -228,11 +228,7 @@ func formatProblems(err error) string {
 	}
 	lines := make([]string, 0, len(cfgErr.Problems))
 	for _, p := range cfgErr.Problems {
-		line := fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Column, p.Message)
-		if p.Hint != "" {
-			line += " (" + p.Hint + ")"
-		}
-		lines = append(lines, line)
+		lines = append(lines, p.String())
 	}
 	return strings.Join(lines, "; ")
 }
