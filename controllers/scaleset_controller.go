@@ -82,11 +82,25 @@ type ScaleSetReconciler struct {
 	// with the ETag kept in its status.
 	mu        sync.Mutex
 	nextFetch map[types.NamespacedName]time.Time
+
+	// written holds, per scale set, the ScaleSetEgress status this process
+	// last wrote. The cache can lag behind that write, and a reconcile that
+	// read the older status would take the last good file for missing and
+	// apply the no-file profile. The entry is used only for the same
+	// ScaleSetEgress object (UID) and is dropped with the scale set.
+	written map[types.NamespacedName]writtenStatus
+}
+
+// writtenStatus is a status this process wrote, with the object's UID.
+type writtenStatus struct {
+	uid    types.UID
+	status egressv1alpha1.ScaleSetEgressStatus
 }
 
 // Reconcile brings one scale set's egress objects and status up to date.
 func (r *ScaleSetReconciler) Reconcile(ctx context.Context, req ctrl.Request) (result ctrl.Result, err error) {
-	log := ctrl.LoggerFrom(ctx).WithValues("scaleSet", req.Name, "namespace", req.Namespace)
+	// controller-runtime's logger already carries "namespace" and "name".
+	log := ctrl.LoggerFrom(ctx).WithValues("scaleSet", req.Name)
 	ctx = ctrl.LoggerInto(ctx, log)
 	outcome := resultError
 	start := time.Now()
@@ -175,11 +189,33 @@ func (r *ScaleSetReconciler) scheduleFetch(key types.NamespacedName, at time.Tim
 	r.nextFetch[key] = at
 }
 
-// forgetFetch drops the fetch schedule of a deleted scale set.
+// forgetFetch drops the fetch schedule and the written status of a
+// deleted or released scale set.
 func (r *ScaleSetReconciler) forgetFetch(key types.NamespacedName) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	delete(r.nextFetch, key)
+	delete(r.written, key)
+}
+
+// rememberStatus records a status this process wrote.
+func (r *ScaleSetReconciler) rememberStatus(key types.NamespacedName, uid types.UID, status egressv1alpha1.ScaleSetEgressStatus) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.written == nil {
+		r.written = map[types.NamespacedName]writtenStatus{}
+	}
+	r.written[key] = writtenStatus{uid: uid, status: *status.DeepCopy()}
+}
+
+// freshStatus replaces the cached status of sse with the one this process
+// last wrote for it, when there is one.
+func (r *ScaleSetReconciler) freshStatus(key types.NamespacedName, sse *egressv1alpha1.ScaleSetEgress) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if w, ok := r.written[key]; ok && w.uid == sse.UID {
+		sse.Status = *w.status.DeepCopy()
+	}
 }
 
 // requeueAfter returns the time until the next scheduled read of GitHub,

@@ -339,6 +339,31 @@ func testRateLimitKeepsObjects(t *testing.T, h *harness) {
 	if err := sameKeys(h.renderedObjects(t, name), before); err != nil {
 		t.Errorf("objects changed while rate limited: %v", err)
 	}
+
+	// A 429 with a Retry-After longer than the client waits is GitHub's
+	// secondary rate limit. The client holds back every request of that
+	// installation until then, so it gets an installation of its own.
+	const secondary = "limited-429"
+	const secondaryOwner = "acme-secondary"
+	h.gh.AddInstallation(secondaryOwner)
+	h.gh.AddRepository(secondaryOwner+"/"+secondary, "main")
+	commit = h.gh.SetFile(secondaryOwner+"/"+secondary, "main", lockdown.ConfigPath, []byte(fileV1))
+	ars = scaleSet(t, secondary, secondary)
+	ars.Object["spec"].(map[string]any)["githubConfigUrl"] = "https://github.com/" + secondaryOwner + "/" + secondary
+	h.create(t, ars)
+	h.waitApplied(t, secondary, commit, convergeTimeout)
+	before = h.renderedObjects(t, secondary)
+	h.gh.InjectFault(ghstandin.Fault{Path: "^/repos/" + secondaryOwner + "/" + secondary + "/", Status: http.StatusTooManyRequests, RetryAfter: 10 * time.Minute})
+	h.gh.SetFile(secondaryOwner+"/"+secondary, "main", lockdown.ConfigPath, []byte(fileV2))
+
+	sse = waitCondition(t, h, secondary, egressv1alpha1.ConditionConfigFetched, metav1.ConditionFalse, controllers.ReasonRateLimited)
+	c, _ = condition(sse, egressv1alpha1.ConditionConfigFetched)
+	if !strings.Contains(c.Message, "secondary") {
+		t.Errorf("ConfigFetched message does not name the secondary rate limit: %s", c.Message)
+	}
+	if err := sameKeys(h.renderedObjects(t, secondary), before); err != nil {
+		t.Errorf("objects changed after a 429: %v", err)
+	}
 }
 
 func testInvalidFileKeepsObjects(t *testing.T, h *harness) {

@@ -64,6 +64,7 @@ func (r *ScaleSetReconciler) newState(ctx context.Context, ars *actionsv1alpha1.
 	if err != nil {
 		return nil, err
 	}
+	r.freshStatus(s.key, sse)
 	s.sse = sse
 	s.before = *sse.Status.DeepCopy()
 	s.status = *sse.Status.DeepCopy()

@@ -117,6 +117,7 @@ func (r *ScaleSetReconciler) writeStatus(ctx context.Context, s *reconcileState)
 	if err := r.Client.Status().Patch(ctx, updated, client.MergeFrom(s.sse)); err != nil {
 		return fmt.Errorf("update status of ScaleSetEgress %s: %w", s.key, err)
 	}
+	r.rememberStatus(s.key, s.sse.UID, s.status)
 	ctrl.LoggerFrom(ctx).V(1).Info("Updated ScaleSetEgress status", "source", s.status.Source)
 	return nil
 }
