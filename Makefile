@@ -80,7 +80,9 @@ build: ## Build the arc-lockdown binary into bin/.
 
 .PHONY: demo
 demo: envtest fixtures build ## Run the whole job on this machine: API server, GitHub stand-in, controller, samples.
-	$(TEST_ENV) go run ./test/demo
+	go test -c -o $(BIN)/demo.test ./test/demo
+	$(TEST_ENV) $(BIN)/demo.test -test.run '^TestDemo$$' -test.timeout 15m \
+		-demo.print -demo.binary $(BIN)/arc-lockdown -demo.workdir $(BIN)/demo
 
 ##@ Deployment
 

@@ -6,7 +6,10 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/url"
 	"os"
+	"sort"
+	"strings"
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
@@ -15,10 +18,13 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/yaml"
 
 	"github.com/arc-lockdown/arc-lockdown/controllers"
+	"github.com/arc-lockdown/arc-lockdown/controllers/accesslog"
+	"github.com/arc-lockdown/arc-lockdown/controllers/webhook"
 	"github.com/arc-lockdown/arc-lockdown/github"
 	"github.com/arc-lockdown/arc-lockdown/lockdown"
 )
@@ -40,6 +46,9 @@ type controllerConfig struct {
 	GitHubAppSecret        string
 	GitHubCABundle         string
 	MeshConfig             string
+	// GitHubAPIURLs maps a GitHub host to its REST API root when the API is
+	// not at the standard address.
+	GitHubAPIURLs map[string]string
 
 	// The access-log receiver and the webhook endpoint read these flags.
 	AccessLogBindAddress string
@@ -61,6 +70,7 @@ func parseControllerFlags(args []string, output io.Writer) (controllerConfig, er
 	fs.StringVar(&cfg.Namespace, "namespace", os.Getenv("POD_NAMESPACE"), "namespace of the controller, its leader-election Lease and the GitHub App Secret (default: $POD_NAMESPACE)")
 	fs.StringVar(&cfg.GitHubAppSecret, "github-app-secret", "arc-lockdown-github-app", "name of the Secret in --namespace holding the GitHub App credentials")
 	fs.StringVar(&cfg.GitHubCABundle, "github-ca-bundle", "", "PEM file of CA certificates to trust for a GitHub Enterprise Server host, in addition to the system pool")
+	fs.Var(hostURLFlag{&cfg.GitHubAPIURLs}, "github-api-url", "HOST=URL: send the REST API requests for GitHub host HOST to URL instead of its standard API root (repeatable), for a proxy or a GitHub stand-in")
 	fs.StringVar(&cfg.MeshConfig, "mesh-config", "", "YAML file with the Istio and cluster settings the objects are rendered with; fields not set keep their defaults")
 	fs.StringVar(&cfg.AccessLogBindAddress, "access-log-bind-address", ":9977", "address the Envoy gRPC access-log receiver listens on")
 	fs.StringVar(&cfg.WebhookBindAddress, "webhook-bind-address", ":9443", "address the GitHub webhook endpoint listens on")
@@ -125,16 +135,22 @@ func startController(ctx context.Context, cfg controllerConfig) error {
 		return fmt.Errorf("create manager: %w", err)
 	}
 
-	fetcher, err := newGitHubFetcher(ctx, mgr.GetAPIReader(), cfg)
+	clients, err := newGitHubClients(ctx, mgr.GetAPIReader(), cfg)
 	if err != nil {
 		return err
 	}
 	reconciler := &controllers.ScaleSetReconciler{
 		Client:       mgr.GetClient(),
 		Recorder:     mgr.GetEventRecorder("arc-lockdown"),
-		Fetcher:      fetcher,
+		Fetcher:      controllers.GitHubFetcher{Clients: clients},
 		Mesh:         mesh,
 		ResyncPeriod: cfg.ResyncPeriod,
+	}
+	if err := addWebhookEndpoint(mgr, cfg, clients, reconciler); err != nil {
+		return err
+	}
+	if err := addAccessLogReceiver(ctx, mgr, cfg, clients); err != nil {
+		return err
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("set up the scale-set reconciler: %w", err)
@@ -146,10 +162,6 @@ func startController(ctx context.Context, cfg controllerConfig) error {
 		return fmt.Errorf("add readiness check: %w", err)
 	}
 
-	// TODO: the access-log receiver (--access-log-bind-address,
-	// --check-run-interval) and the webhook endpoint
-	// (--webhook-bind-address, --webhook-secret-file) are parsed but not
-	// started here yet.
 	ctrl.LoggerFrom(ctx).Info("Starting the controller", "namespace", cfg.Namespace, "resyncPeriod", cfg.ResyncPeriod)
 	return mgr.Start(ctx)
 }
@@ -175,8 +187,8 @@ func loadMeshOptions(path string) (lockdown.MeshOptions, error) {
 	return mesh, nil
 }
 
-// newGitHubFetcher reads the GitHub App Secret and builds the client set.
-func newGitHubFetcher(ctx context.Context, reader client.Reader, cfg controllerConfig) (controllers.ConfigFetcher, error) {
+// newGitHubClients reads the GitHub App Secret and builds the client set.
+func newGitHubClients(ctx context.Context, reader client.Reader, cfg controllerConfig) (*github.ClientSet, error) {
 	var secret corev1.Secret
 	key := types.NamespacedName{Namespace: cfg.Namespace, Name: cfg.GitHubAppSecret}
 	if err := reader.Get(ctx, key, &secret); err != nil {
@@ -186,7 +198,7 @@ func newGitHubFetcher(ctx context.Context, reader client.Reader, cfg controllerC
 	if err != nil {
 		return nil, fmt.Errorf("GitHub App Secret %s: %w", key, err)
 	}
-	opts := github.Options{}
+	opts := github.Options{Registerer: metrics.Registry, BaseURLs: cfg.GitHubAPIURLs}
 	if cfg.GitHubCABundle != "" {
 		pem, err := os.ReadFile(cfg.GitHubCABundle)
 		if err != nil {
@@ -198,5 +210,96 @@ func newGitHubFetcher(ctx context.Context, reader client.Reader, cfg controllerC
 	if err != nil {
 		return nil, fmt.Errorf("create GitHub client: %w", err)
 	}
-	return controllers.GitHubFetcher{Clients: clients}, nil
+	return clients, nil
+}
+
+// addAccessLogReceiver starts the Envoy access-log receiver that turns
+// blocked connections into check runs, unless --access-log-bind-address
+// is empty.
+func addAccessLogReceiver(ctx context.Context, mgr ctrl.Manager, cfg controllerConfig, clients *github.ClientSet) error {
+	if cfg.AccessLogBindAddress == "" {
+		return nil
+	}
+	options := accesslog.DefaultOptions()
+	options.FlushInterval = cfg.CheckRunInterval
+	_, _, err := accesslog.AddToManager(ctx, mgr, accesslog.Config{
+		BindAddress: cfg.AccessLogBindAddress,
+		Options:     options,
+		Publisher:   accesslog.NewGitHubPublisher(clients),
+	})
+	if err != nil {
+		return fmt.Errorf("set up the access-log receiver: %w", err)
+	}
+	return nil
+}
+
+// addWebhookEndpoint starts the GitHub webhook endpoint, unless
+// --webhook-bind-address is empty, and lets its pushes trigger the
+// reconciler. It refuses to start without a webhook secret.
+func addWebhookEndpoint(mgr ctrl.Manager, cfg controllerConfig, clients *github.ClientSet, reconciler *controllers.ScaleSetReconciler) error {
+	if cfg.WebhookBindAddress == "" {
+		return nil
+	}
+	serverConfig := webhook.ServerConfig{BindAddress: cfg.WebhookBindAddress, SecretFile: cfg.WebhookSecretFile}
+	secret, err := serverConfig.ReadSecret()
+	if err != nil {
+		return err
+	}
+
+	trigger := webhook.NewTrigger(mgr.GetClient(), reconciler)
+	reconciler.ExtraSources = append(reconciler.ExtraSources, trigger.Source())
+	checks := webhook.NewGitHubChecks(clients)
+	// NOTE: workflow_job events are not passed on (Jobs is nil): the
+	// access-log reporter learns a job's fields from its EphemeralRunner.
+	handler, err := webhook.NewHandler(webhook.Options{
+		Secret:        secret,
+		Trigger:       trigger,
+		Checker:       &webhook.ConfigChecker{Reader: mgr.GetClient(), GitHub: checks},
+		Installations: checks,
+	})
+	if err != nil {
+		return err
+	}
+	server, err := webhook.NewServer(cfg.WebhookBindAddress, handler)
+	if err != nil {
+		return err
+	}
+	if err := mgr.Add(server); err != nil {
+		return fmt.Errorf("add the webhook endpoint to the manager: %w", err)
+	}
+	return nil
+}
+
+// hostURLFlag parses repeated HOST=URL flags into a map.
+type hostURLFlag struct{ m *map[string]string }
+
+func (f hostURLFlag) String() string {
+	if f.m == nil {
+		return ""
+	}
+	pairs := make([]string, 0, len(*f.m))
+	for host, url := range *f.m {
+		pairs = append(pairs, host+"="+url)
+	}
+	sort.Strings(pairs)
+	return strings.Join(pairs, ",")
+}
+
+func (f hostURLFlag) Set(value string) error {
+	host, raw, ok := strings.Cut(value, "=")
+	if !ok || host == "" || raw == "" {
+		return fmt.Errorf("invalid value %q: use HOST=URL, for example github.com=https://github-proxy.internal/api/", value)
+	}
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("invalid URL %q for host %s: use an absolute http or https URL", raw, host)
+	}
+	if !strings.HasSuffix(raw, "/") {
+		raw += "/"
+	}
+	if *f.m == nil {
+		*f.m = map[string]string{}
+	}
+	(*f.m)[host] = raw
+	return nil
 }

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -29,7 +30,7 @@ func TestControllerFlagsDefaults(t *testing.T) {
 		WebhookBindAddress:     ":9443",
 		CheckRunInterval:       3 * time.Second,
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("defaults = %+v, want %+v", cfg, want)
 	}
 }
@@ -49,6 +50,8 @@ func TestControllerFlagsParsesEveryFlag(t *testing.T) {
 		"--webhook-bind-address=127.0.0.1:9444",
 		"--webhook-secret-file=/etc/webhook/secret",
 		"--check-run-interval=10s",
+		"--github-api-url=github.com=http://127.0.0.1:8000",
+		"--github-api-url=ghes.corp.example.com=https://proxy.corp.example.com/api/v3/",
 	}
 	cfg, err := parseControllerFlags(args, &bytes.Buffer{})
 	if err != nil {
@@ -67,8 +70,12 @@ func TestControllerFlagsParsesEveryFlag(t *testing.T) {
 		WebhookBindAddress:     "127.0.0.1:9444",
 		WebhookSecretFile:      "/etc/webhook/secret",
 		CheckRunInterval:       10 * time.Second,
+		GitHubAPIURLs: map[string]string{
+			"github.com":            "http://127.0.0.1:8000/",
+			"ghes.corp.example.com": "https://proxy.corp.example.com/api/v3/",
+		},
 	}
-	if cfg != want {
+	if !reflect.DeepEqual(cfg, want) {
 		t.Errorf("parsed = %+v, want %+v", cfg, want)
 	}
 }
@@ -137,5 +144,15 @@ func TestLoadMeshOptionsRejectsUnknownField(t *testing.T) {
 func TestControllerCommandIsRegistered(t *testing.T) {
 	if _, ok := commands["controller"]; !ok {
 		t.Fatal("the controller command is not registered")
+	}
+}
+
+func TestControllerFlagsRejectBadAPIURL(t *testing.T) {
+	t.Setenv("POD_NAMESPACE", "ops")
+	for _, value := range []string{"github.com", "=http://127.0.0.1/", "github.com=ftp://x/", "github.com=not a url"} {
+		_, err := parseControllerFlags([]string{"--github-api-url=" + value}, &bytes.Buffer{})
+		if err == nil {
+			t.Errorf("--github-api-url=%s accepted, want an error", value)
+		}
 	}
 }
