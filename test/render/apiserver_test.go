@@ -35,8 +35,9 @@ var profile = lockdown.Profile{
 
 // TestRenderedObjectsAccepted creates each sample AutoscalingRunnerSet,
 // reads it back as the controller would, renders it in enforce mode and
-// creates every object, then applies the audit rendering over it with
-// server-side apply. It runs once per ARC CRD set.
+// creates every object, checks that the stored policies let the runner
+// sidecars reach the access-log receiver, then applies the audit rendering
+// over it with server-side apply. It runs once per ARC CRD set.
 func TestRenderedObjectsAccepted(t *testing.T) {
 	for _, set := range envtest.ARCCRDSets {
 		t.Run("ARC "+string(set), func(t *testing.T) {
@@ -63,6 +64,7 @@ func TestRenderedObjectsAccepted(t *testing.T) {
 							t.Errorf("create %s %s/%s: %v", kindOf(obj), obj.GetNamespace(), obj.GetName(), err)
 						}
 					}
+					assertAccessLogReachable(ctx, t, env, ss, enforce, mesh)
 
 					audit := render(t, ss, egressv1alpha1.ModeAudit, mesh)
 					for _, obj := range audit.Objects {
