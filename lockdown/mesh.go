@@ -170,7 +170,7 @@ func (m MeshOptions) validateAccessLog() []error {
 		errs = append(errs, errors.New("mesh option AccessLogNamespace is empty while other AccessLog options are set: set the namespace of the arc-lockdown controller, or leave all four AccessLog options empty"))
 	}
 	if len(m.AccessLogLabels) == 0 {
-		errs = append(errs, errors.New("mesh option AccessLogLabels is empty while other AccessLog options are set: an empty selector would match every pod of the namespace; set the controller pods' labels"))
+		errs = append(errs, errors.New("mesh option AccessLogLabels is empty while other AccessLog options are set: an empty selector would match every pod of the namespace, so set the controller pods' labels"))
 	}
 	if !validPort(m.AccessLogPort) {
 		errs = append(errs, fmt.Errorf("mesh option AccessLogPort is %d: use the controller's access-log pod port in 1-65535 (the chart's controller listens on 9977)", m.AccessLogPort))

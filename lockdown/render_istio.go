@@ -27,13 +27,12 @@ func istioTypeMeta(group, kind string) metav1.TypeMeta {
 	return metav1.TypeMeta{APIVersion: group + "/v1", Kind: kind}
 }
 
-// renderSidecar renders the Sidecar of the runner pods: the profile's
-// hosts, the egress gateway, the controller's access-log Service and
-// (kubernetes mode) the API server are the only services their proxy is
-// configured for, and in enforce mode REGISTRY_ONLY sends everything else
-// to Istio's BlackHoleCluster. The access-log Service must be in scope
-// because Envoy sends its gRPC access logs through a cluster of that
-// Service.
+// renderSidecar renders the Sidecar of the runner pods. Their proxy is
+// configured only for the profile's hosts, the egress gateway, the
+// controller's access-log Service and (kubernetes mode) the API server. In
+// enforce mode REGISTRY_ONLY sends everything else to Istio's
+// BlackHoleCluster. The access-log Service must be in scope because Envoy
+// sends its gRPC access logs through a cluster of that Service.
 //
 // Istio treats two Sidecars that select the same pod as undefined, so no
 // other Sidecar may select the runner pods. The job pods of kubernetes mode

@@ -17,9 +17,9 @@ import (
 )
 
 // assertAccessLogReachable reads the created NetworkPolicies and Sidecar
-// back from the API server and checks, with cyclonus's NetworkPolicy
-// matcher, that runner pods and (kubernetes mode) job pods reach the
-// controller's access-log port and no other controller port, and that the
+// back from the API server. With cyclonus's NetworkPolicy matcher it checks
+// that runner pods and (kubernetes mode) job pods reach the controller's
+// access-log port and not its metrics port 8080. It also checks that the
 // Sidecar keeps the access-log Service in scope.
 func assertAccessLogReachable(ctx context.Context, t *testing.T, env *envtest.Env, ss lockdown.ScaleSet, out lockdown.Rendered, mesh lockdown.MeshOptions) {
 	t.Helper()

@@ -35,7 +35,7 @@ var profile = lockdown.Profile{
 
 // TestRenderedObjectsAccepted creates each sample AutoscalingRunnerSet,
 // reads it back as the controller would, renders it in enforce mode and
-// creates every object, checks that the stored policies let the runner
+// creates every object. It checks that the stored policies let the runner
 // sidecars reach the access-log receiver, then applies the audit rendering
 // over it with server-side apply. It runs once per ARC CRD set.
 func TestRenderedObjectsAccepted(t *testing.T) {
