@@ -87,7 +87,7 @@ demo: envtest fixtures build ## Run the whole job on this machine: API server, G
 ##@ Deployment
 
 # Namespace the controller runs in for `make run` and `make deploy`.
-NAMESPACE ?= arc-lockdown
+NAMESPACE ?= arc-lockdown-system
 
 .PHONY: run
 run: ## Run the controller against the cluster in KUBECONFIG.

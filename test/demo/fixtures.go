@@ -8,7 +8,7 @@ import (
 
 const (
 	// controllerNamespace holds the controller's GitHub App Secret.
-	controllerNamespace = "arc-lockdown"
+	controllerNamespace = "arc-lockdown-system"
 	// runnerNamespace is where ARC's chart put the sample scale sets.
 	runnerNamespace = "arc-runners"
 	// owner is the GitHub organization of the sample repositories.

@@ -27,7 +27,7 @@ const (
 
 // runnerLabels are the labels ARC puts on a runner pod of web-ci.
 var runnerLabels = map[string]string{
-	"app.kubernetes.io/component":           "runner",
+	"app.kubernetes.io/component":            "runner",
 	"actions.github.com/scale-set-name":      "web-ci",
 	"actions.github.com/scale-set-namespace": runnerNamespace,
 	"actions.github.com/repository":          "web-app",
