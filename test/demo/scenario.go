@@ -8,7 +8,6 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -210,10 +209,13 @@ func (r *run) startController() error {
 		_ = logFile.Close()
 		return fmt.Errorf("start %s: %w", r.ControllerBinary, err)
 	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait() }()
+	proc := &process{cmd: cmd, exited: make(chan struct{})}
+	go func() {
+		proc.err = cmd.Wait()
+		close(proc.exited)
+	}()
 	r.tb.Cleanup(func() {
-		stopProcess(cmd, exited)
+		proc.stop()
 		_ = logFile.Close()
 	})
 
@@ -221,17 +223,16 @@ func (r *run) startController() error {
 		filepath.Base(r.ControllerBinary), cmd.Process.Pid, r.alsAddr, logPath)
 	return r.waitFor("the access-log receiver to listen", func() (bool, error) {
 		select {
-		case err := <-exited:
-			exited <- err
-			return false, fmt.Errorf("controller exited (%v); see %s", err, logPath)
+		case <-proc.exited:
+			return false, fmt.Errorf("controller exited (%w); see %s", proc.err, logPath)
 		default:
 		}
-		conn, err := net.DialTimeout("tcp", r.alsAddr, 200*time.Millisecond)
-		if err != nil {
-			return false, nil
+		// A refused connection means the receiver is not listening yet.
+		conn, dialErr := net.DialTimeout("tcp", r.alsAddr, 200*time.Millisecond)
+		if dialErr == nil {
+			_ = conn.Close()
 		}
-		_ = conn.Close()
-		return true, nil
+		return dialErr == nil, nil
 	})
 }
 
@@ -348,26 +349,24 @@ func freeAddress() (string, error) {
 	return addr, l.Close()
 }
 
-// stopProcess sends SIGTERM, waits up to 10 s for the process to exit,
-// then kills it.
-func stopProcess(cmd *exec.Cmd, exited chan error) {
-	_ = cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-exited:
-	case <-time.After(10 * time.Second):
-		_ = cmd.Process.Kill()
-		<-exited
-	}
+// process is a started command; exited is closed once err holds the
+// result of its Wait.
+type process struct {
+	cmd    *exec.Cmd
+	exited chan struct{}
+	err    error
 }
 
-// sortedKeys returns the keys of m in order.
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+// stop sends SIGTERM, waits up to 10 s for the process to exit, then kills
+// it.
+func (p *process) stop() {
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	select {
+	case <-p.exited:
+	case <-time.After(10 * time.Second):
+		_ = p.cmd.Process.Kill()
+		<-p.exited
 	}
-	sort.Strings(keys)
-	return keys
 }
 
 // indent prefixes every line of text with prefix.
