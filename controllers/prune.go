@@ -71,9 +71,9 @@ type objectID struct {
 // Only objects that carry the scale set's labels and arc-lockdown's
 // managed-by label are candidates.
 func (r *ScaleSetReconciler) prune(ctx context.Context, key types.NamespacedName, keep []lockdown.Object) (int, error) {
-	wanted := map[objectID]bool{}
+	rendered := map[objectID]bool{}
 	for _, obj := range keep {
-		wanted[objectID{obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName()}] = true
+		rendered[objectID{obj.GetObjectKind().GroupVersionKind().Kind, obj.GetNamespace(), obj.GetName()}] = true
 	}
 
 	deleted := 0
@@ -88,7 +88,7 @@ func (r *ScaleSetReconciler) prune(ctx context.Context, key types.NamespacedName
 		}
 		err = meta.EachListItem(list, func(item runtime.Object) error {
 			obj := item.(client.Object)
-			if wanted[objectID{gvk.Kind, obj.GetNamespace(), obj.GetName()}] || obj.GetDeletionTimestamp() != nil {
+			if rendered[objectID{gvk.Kind, obj.GetNamespace(), obj.GetName()}] || obj.GetDeletionTimestamp() != nil {
 				return nil
 			}
 			if err := client.IgnoreNotFound(r.Client.Delete(ctx, obj, client.Preconditions{UID: ptrUID(obj.GetUID())})); err != nil {

@@ -9,12 +9,14 @@ import (
 	"time"
 
 	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
+	dto "github.com/prometheus/client_model/go"
 	corev1 "k8s.io/api/core/v1"
 	networkingv1 "k8s.io/api/networking/v1"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/client-go/rest"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/metrics"
 
 	"github.com/arc-lockdown/arc-lockdown/controllers"
 	"github.com/arc-lockdown/arc-lockdown/lockdown"
@@ -151,6 +153,53 @@ func testCreateAppliesProfile(t *testing.T, h *harness) {
 	eventually(t, convergeTimeout, "Applied Event", func() error {
 		return findEvent(h.eventsFor(t, name), controllers.ReasonApplied, commit[:12])
 	})
+
+	got, err := gaugeValue("arc_lockdown_scale_set_destinations", map[string]string{"namespace": runnerNamespace, "scale_set": name})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != float64(len(profile.Destinations)) {
+		t.Errorf("arc_lockdown_scale_set_destinations = %v, want %d", got, len(profile.Destinations))
+	}
+	for _, family := range []string{"arc_lockdown_reconcile_duration_seconds", "arc_lockdown_profiles_applied_total"} {
+		if _, err := findFamily(family); err != nil {
+			t.Error(err)
+		}
+	}
+}
+
+// findFamily returns a metric family from controller-runtime's registry.
+func findFamily(name string) (*dto.MetricFamily, error) {
+	families, err := metrics.Registry.Gather()
+	if err != nil {
+		return nil, err
+	}
+	for _, family := range families {
+		if family.GetName() == name {
+			return family, nil
+		}
+	}
+	return nil, fmt.Errorf("metric %s is not registered or has no samples", name)
+}
+
+// gaugeValue returns the value of the gauge sample with the given labels.
+func gaugeValue(name string, labels map[string]string) (float64, error) {
+	family, err := findFamily(name)
+	if err != nil {
+		return 0, err
+	}
+	for _, metric := range family.GetMetric() {
+		matched := 0
+		for _, pair := range metric.GetLabel() {
+			if labels[pair.GetName()] == pair.GetValue() {
+				matched++
+			}
+		}
+		if matched == len(labels) {
+			return metric.GetGauge().GetValue(), nil
+		}
+	}
+	return 0, fmt.Errorf("metric %s has no sample with labels %v", name, labels)
 }
 
 // checkOwnership asserts what lets a real cluster's garbage collector
