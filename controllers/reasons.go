@@ -75,9 +75,6 @@ const (
 	// injection for a pod when set to "false" (or "true"), as a label or,
 	// in older Istio releases, an annotation.
 	annotationSidecarInject = "sidecar.istio.io/inject"
-	// annotationRerouteInterfaces makes the Istio sidecar capture traffic
-	// forwarded from the listed interfaces, for example docker0.
-	annotationRerouteInterfaces = "istio.io/reroute-virtual-interfaces"
 	// labelIstioInjection enables injection for a namespace when "enabled".
 	labelIstioInjection = "istio-injection"
 	// labelIstioRevision enables injection by an Istio revision.

@@ -472,7 +472,7 @@ func testDeleteRemovesEverything(t *testing.T, h *harness) {
 			return fmt.Errorf("left: %v", keys(left))
 		}
 		if _, err := h.scaleSetEgress(name); !apierrors.IsNotFound(err) {
-			return fmt.Errorf("ScaleSetEgress: err = %v, want NotFound", err)
+			return fmt.Errorf("ScaleSetEgress: err = %w, want NotFound", err)
 		}
 		return nil
 	})
@@ -486,12 +486,12 @@ func testNoFileProfileFirst(t *testing.T, h *harness) {
 	h.gh.InjectFault(ghstandin.Fault{Method: http.MethodGet, Path: "^/repos/" + owner + "/" + name + "/", Status: http.StatusBadGateway})
 	h.create(t, scaleSet(t, name, name))
 
-	sse := waitCondition(t, h, name, egressv1alpha1.ConditionConfigFetched, metav1.ConditionFalse, controllers.ReasonFetchFailed)
+	waitCondition(t, h, name, egressv1alpha1.ConditionConfigFetched, metav1.ConditionFalse, controllers.ReasonFetchFailed)
 	want, _ := h.expectedObjects(t, name, "")
 	eventually(t, convergeTimeout, "no-file profile objects", func() error {
 		return sameKeys(h.renderedObjects(t, name), want)
 	})
-	sse = waitCondition(t, h, name, egressv1alpha1.ConditionReady, metav1.ConditionTrue, controllers.ReasonApplied)
+	sse := waitCondition(t, h, name, egressv1alpha1.ConditionReady, metav1.ConditionTrue, controllers.ReasonApplied)
 	if !strings.HasPrefix(sse.Status.Source, "no-file profile") {
 		t.Errorf("status.source = %q, want the no-file profile", sse.Status.Source)
 	}

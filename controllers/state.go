@@ -95,9 +95,9 @@ func (r *ScaleSetReconciler) applyNoFileProfileFirst(ctx context.Context, s *rec
 	profile := lockdown.EffectiveProfile(&s.policy.Spec, nil, s.githubHost())
 	rendered, err := lockdown.Render(lockdown.ScaleSetFromARS(s.ars), profile, r.Mesh)
 	if err != nil {
-		// The profile rendered after the read fails the same way and sets
-		// Ready=False with this error.
-		return nil
+		// The profile rendered after the read fails the same way, and
+		// renderAndApply reports the error in the Ready condition.
+		return nil //nolint:nilerr // reported by renderAndApply
 	}
 	written, err := r.applyObjects(ctx, s.ars, rendered.Objects)
 	if err != nil {
