@@ -2,14 +2,30 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"flag"
+	"net"
+	"net/http"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
 	"time"
+
+	corev1 "k8s.io/api/core/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	restclient "k8s.io/client-go/rest"
+	"k8s.io/client-go/tools/clientcmd"
+	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+
+	"github.com/arc-lockdown/arc-lockdown/github"
+	"github.com/arc-lockdown/arc-lockdown/test/envtest"
 )
 
 func TestControllerFlagsDefaults(t *testing.T) {
@@ -155,4 +171,96 @@ func TestControllerFlagsRejectBadAPIURL(t *testing.T) {
 			t.Errorf("--github-api-url=%s accepted, want an error", value)
 		}
 	}
+}
+
+func TestControllerStartsAndServesProbes(t *testing.T) {
+	env := envtest.Start(t, envtest.Options{ARC: envtest.ARCModule})
+	ctx := context.Background()
+
+	const namespace = "arc-lockdown"
+	if err := env.Client.Create(ctx, &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: namespace}}); err != nil {
+		t.Fatal(err)
+	}
+	key, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	secret := &corev1.Secret{
+		ObjectMeta: metav1.ObjectMeta{Name: "arc-lockdown-github-app", Namespace: namespace},
+		Data: map[string][]byte{
+			github.SecretKeyAppID:      []byte("12345"),
+			github.SecretKeyPrivateKey: pem.EncodeToMemory(&pem.Block{Type: "RSA PRIVATE KEY", Bytes: x509.MarshalPKCS1PrivateKey(key)}),
+		},
+	}
+	if err := env.Client.Create(ctx, secret); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("KUBECONFIG", writeKubeconfig(t, env.Config))
+
+	probes := freeAddress(t)
+	cfg, err := parseControllerFlags([]string{
+		"--namespace=" + namespace,
+		"--metrics-bind-address=0",
+		"--health-probe-bind-address=" + probes,
+		"--access-log-bind-address=",
+		"--webhook-bind-address=",
+	}, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+
+	runCtx, cancel := context.WithCancel(ctx)
+	done := make(chan error, 1)
+	go func() { done <- startController(runCtx, cfg) }()
+
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		resp, err := http.Get("http://" + probes + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == http.StatusOK {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("/readyz on %s did not return 200 within 30s (last error: %v)", probes, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	cancel()
+	if err := <-done; err != nil {
+		t.Errorf("controller stopped with an error: %v", err)
+	}
+}
+
+// writeKubeconfig writes a kubeconfig for the API server's admin
+// credentials and returns its path.
+func writeKubeconfig(t *testing.T, config *restclient.Config) string {
+	t.Helper()
+	kubeconfig := clientcmdapi.NewConfig()
+	kubeconfig.Clusters["envtest"] = &clientcmdapi.Cluster{Server: config.Host, CertificateAuthorityData: config.CAData}
+	kubeconfig.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: config.CertData, ClientKeyData: config.KeyData, Token: config.BearerToken}
+	kubeconfig.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
+	kubeconfig.CurrentContext = "envtest"
+	path := filepath.Join(t.TempDir(), "kubeconfig")
+	if err := clientcmd.WriteToFile(*kubeconfig, path); err != nil {
+		t.Fatal(err)
+	}
+	return path
+}
+
+// freeAddress returns a 127.0.0.1 address with a port that was free.
+func freeAddress(t *testing.T) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	if err := l.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return addr
 }
