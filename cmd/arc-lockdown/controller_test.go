@@ -18,11 +18,14 @@ import (
 	"testing"
 	"time"
 
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	restclient "k8s.io/client-go/rest"
 	"k8s.io/client-go/tools/clientcmd"
 	clientcmdapi "k8s.io/client-go/tools/clientcmd/api"
+	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/arc-lockdown/arc-lockdown/github"
 	"github.com/arc-lockdown/arc-lockdown/test/envtest"
@@ -195,11 +198,16 @@ func TestControllerStartsAndServesProbes(t *testing.T) {
 	if err := env.Client.Create(ctx, secret); err != nil {
 		t.Fatal(err)
 	}
-	t.Setenv("KUBECONFIG", writeKubeconfig(t, env.Config))
+	// The controller runs as its ServiceAccount with the generated rules
+	// only, so a rule it needs but does not declare fails the test.
+	const serviceAccount = "system:serviceaccount:" + namespace + ":arc-lockdown"
+	grantGeneratedRules(t, env, namespace, "arc-lockdown")
+	t.Setenv("KUBECONFIG", writeKubeconfig(t, env.Config, serviceAccount))
 
 	probes := freeAddress(t)
 	cfg, err := parseControllerFlags([]string{
 		"--namespace=" + namespace,
+		"--leader-elect",
 		"--metrics-bind-address=0",
 		"--health-probe-bind-address=" + probes,
 		"--access-log-bind-address=",
@@ -229,19 +237,68 @@ func TestControllerStartsAndServesProbes(t *testing.T) {
 		time.Sleep(100 * time.Millisecond)
 	}
 
+	var lease coordinationv1.Lease
+	for {
+		err := env.Client.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "arc-lockdown"}, &lease)
+		if err == nil && lease.Spec.HolderIdentity != nil && *lease.Spec.HolderIdentity != "" {
+			break
+		}
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the controller did not acquire the leader-election Lease within 30s (last error: %v)", err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
 	cancel()
 	if err := <-done; err != nil {
 		t.Errorf("controller stopped with an error: %v", err)
 	}
 }
 
-// writeKubeconfig writes a kubeconfig for the API server's admin
-// credentials and returns its path.
-func writeKubeconfig(t *testing.T, config *restclient.Config) string {
+// grantGeneratedRules creates the ClusterRole and Role documents of
+// charts/arc-lockdown/files/role.yaml, the Role in namespace, and binds
+// them to the ServiceAccount.
+func grantGeneratedRules(t *testing.T, env *envtest.Env, namespace, account string) {
+	t.Helper()
+	root, err := envtest.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := envtest.ReadObjects(filepath.Join(root, "charts", "arc-lockdown", "files", "role.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	subjects := []rbacv1.Subject{{Kind: rbacv1.ServiceAccountKind, Name: account, Namespace: namespace}}
+	for _, obj := range objs {
+		var binding client.Object
+		roleRef := rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: obj.GetKind(), Name: obj.GetName()}
+		switch obj.GetKind() {
+		case "ClusterRole":
+			binding = &rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: obj.GetName()}, RoleRef: roleRef, Subjects: subjects}
+		case "Role":
+			obj.SetNamespace(namespace)
+			binding = &rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: obj.GetName(), Namespace: namespace}, RoleRef: roleRef, Subjects: subjects}
+		default:
+			t.Fatalf("role.yaml holds a %s; expected ClusterRole and Role documents only", obj.GetKind())
+		}
+		if err := env.Client.Create(ctx, obj); err != nil {
+			t.Fatalf("create %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+		if err := env.Client.Create(ctx, binding); err != nil {
+			t.Fatalf("bind %s %s: %v", obj.GetKind(), obj.GetName(), err)
+		}
+	}
+}
+
+// writeKubeconfig writes a kubeconfig that uses the API server's admin
+// credentials to impersonate a user, and returns its path.
+func writeKubeconfig(t *testing.T, config *restclient.Config, impersonate string) string {
 	t.Helper()
 	kubeconfig := clientcmdapi.NewConfig()
 	kubeconfig.Clusters["envtest"] = &clientcmdapi.Cluster{Server: config.Host, CertificateAuthorityData: config.CAData}
-	kubeconfig.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: config.CertData, ClientKeyData: config.KeyData, Token: config.BearerToken}
+	kubeconfig.AuthInfos["admin"] = &clientcmdapi.AuthInfo{ClientCertificateData: config.CertData, ClientKeyData: config.KeyData, Token: config.BearerToken, Impersonate: impersonate}
 	kubeconfig.Contexts["envtest"] = &clientcmdapi.Context{Cluster: "envtest", AuthInfo: "admin"}
 	kubeconfig.CurrentContext = "envtest"
 	path := filepath.Join(t.TempDir(), "kubeconfig")
