@@ -120,6 +120,10 @@ func rateLimitReset(err error) (time.Time, bool) {
 }
 
 // fileNotFound puts the policy's no-file profile in force.
+//
+// NOTE: FetchEgressConfig returns no ETag with FileNotFound, so every
+// resync of a repository without the file is an unconditional request
+// that counts against the rate limit.
 func (s *reconcileState) fileNotFound(file *github.ConfigFile, ref string) {
 	s.cfg = nil
 	s.status.Fetched = fetchedRecord(file, ref)
