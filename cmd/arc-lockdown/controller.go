@@ -146,10 +146,11 @@ func startController(ctx context.Context, cfg controllerConfig) error {
 		Mesh:         mesh,
 		ResyncPeriod: cfg.ResyncPeriod,
 	}
-	if err := addWebhookEndpoint(mgr, cfg, clients, reconciler); err != nil {
+	reporter, err := addAccessLogReceiver(ctx, mgr, cfg, clients)
+	if err != nil {
 		return err
 	}
-	if err := addAccessLogReceiver(ctx, mgr, cfg, clients); err != nil {
+	if err := addWebhookEndpoint(mgr, cfg, clients, reconciler, reporter); err != nil {
 		return err
 	}
 	if err := reconciler.SetupWithManager(ctx, mgr); err != nil {
@@ -215,28 +216,29 @@ func newGitHubClients(ctx context.Context, reader client.Reader, cfg controllerC
 
 // addAccessLogReceiver starts the Envoy access-log receiver that turns
 // blocked connections into check runs, unless --access-log-bind-address
-// is empty.
-func addAccessLogReceiver(ctx context.Context, mgr ctrl.Manager, cfg controllerConfig, clients *github.ClientSet) error {
+// is empty, and returns its reporter (nil when disabled).
+func addAccessLogReceiver(ctx context.Context, mgr ctrl.Manager, cfg controllerConfig, clients *github.ClientSet) (*accesslog.Reporter, error) {
 	if cfg.AccessLogBindAddress == "" {
-		return nil
+		return nil, nil
 	}
 	options := accesslog.DefaultOptions()
 	options.FlushInterval = cfg.CheckRunInterval
-	_, _, err := accesslog.AddToManager(ctx, mgr, accesslog.Config{
+	_, reporter, err := accesslog.AddToManager(ctx, mgr, accesslog.Config{
 		BindAddress: cfg.AccessLogBindAddress,
 		Options:     options,
 		Publisher:   accesslog.NewGitHubPublisher(clients),
 	})
 	if err != nil {
-		return fmt.Errorf("set up the access-log receiver: %w", err)
+		return nil, fmt.Errorf("set up the access-log receiver: %w", err)
 	}
-	return nil
+	return reporter, nil
 }
 
 // addWebhookEndpoint starts the GitHub webhook endpoint, unless
 // --webhook-bind-address is empty, and lets its pushes trigger the
-// reconciler. It refuses to start without a webhook secret.
-func addWebhookEndpoint(mgr ctrl.Manager, cfg controllerConfig, clients *github.ClientSet, reconciler *controllers.ScaleSetReconciler) error {
+// reconciler and its workflow_job deliveries complete the job's egress
+// check run. It refuses to start without a webhook secret.
+func addWebhookEndpoint(mgr ctrl.Manager, cfg controllerConfig, clients *github.ClientSet, reconciler *controllers.ScaleSetReconciler, reporter *accesslog.Reporter) error {
 	if cfg.WebhookBindAddress == "" {
 		return nil
 	}
@@ -249,14 +251,16 @@ func addWebhookEndpoint(mgr ctrl.Manager, cfg controllerConfig, clients *github.
 	trigger := webhook.NewTrigger(mgr.GetClient(), reconciler)
 	reconciler.ExtraSources = append(reconciler.ExtraSources, trigger.Source())
 	checks := webhook.NewGitHubChecks(clients)
-	// NOTE: workflow_job events are not passed on (Jobs is nil): the
-	// access-log reporter learns a job's fields from its EphemeralRunner.
-	handler, err := webhook.NewHandler(webhook.Options{
+	options := webhook.Options{
 		Secret:        secret,
 		Trigger:       trigger,
 		Checker:       &webhook.ConfigChecker{Reader: mgr.GetClient(), GitHub: checks},
 		Installations: checks,
-	})
+	}
+	if reporter != nil {
+		options.Jobs = jobCompletion{reporter: reporter}
+	}
+	handler, err := webhook.NewHandler(options)
 	if err != nil {
 		return err
 	}
@@ -268,6 +272,19 @@ func addWebhookEndpoint(mgr ctrl.Manager, cfg controllerConfig, clients *github.
 		return fmt.Errorf("add the webhook endpoint to the manager: %w", err)
 	}
 	return nil
+}
+
+// jobCompletion passes workflow_job deliveries to the access-log reporter.
+// A job's fields come from its EphemeralRunner, so only completion matters:
+// it finishes the job's check run without waiting for the runner to go.
+type jobCompletion struct{ reporter *accesslog.Reporter }
+
+func (j jobCompletion) JobInProgress(context.Context, webhook.JobInfo) {}
+
+func (j jobCompletion) JobCompleted(ctx context.Context, job webhook.JobInfo) {
+	if n := j.reporter.FinishRunnerJob(job.RunnerName, job.RunID); n > 0 {
+		ctrl.LoggerFrom(ctx).V(1).Info("Finishing the egress check run of a completed job", "runner", job.RunnerName, "runID", job.RunID)
+	}
 }
 
 // hostURLFlag parses repeated HOST=URL flags into a map.
