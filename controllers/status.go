@@ -99,7 +99,7 @@ func (s *reconcileState) recordProfile() {
 func sourceText(source *egressv1alpha1.ConfigSource) string {
 	switch {
 	case source == nil:
-		return "no-file profile (GitHub not read)"
+		return "no-file profile (no valid file read yet)"
 	case source.BlobSHA == "":
 		return source.Repository + " (no " + source.Path + ")"
 	default:
