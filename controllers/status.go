@@ -4,13 +4,16 @@ import (
 	"context"
 	"fmt"
 	"sort"
+	"time"
 
 	actionsv1alpha1 "github.com/actions/actions-runner-controller/apis/actions.github.com/v1alpha1"
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
+	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
+	"k8s.io/apimachinery/pkg/util/wait"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
@@ -42,6 +45,10 @@ func truncate(s string, n int) string {
 	return s[:n-3] + "..."
 }
 
+// cacheSyncWait bounds the wait for the cache to show an object this
+// process just created.
+const cacheSyncWait = 5 * time.Second
+
 // ensureScaleSetEgress applies the scale set's ScaleSetEgress, owned by
 // the scale set, and returns it as stored.
 func (r *ScaleSetReconciler) ensureScaleSetEgress(ctx context.Context, ars *actionsv1alpha1.AutoscalingRunnerSet) (*egressv1alpha1.ScaleSetEgress, error) {
@@ -62,8 +69,18 @@ func (r *ScaleSetReconciler) ensureScaleSetEgress(ctx context.Context, ars *acti
 		return nil, err
 	}
 
+	// The cache sees a ScaleSetEgress created by the apply above a moment
+	// later, so a not-found is waited out briefly instead of failing the
+	// reconcile.
 	var stored egressv1alpha1.ScaleSetEgress
-	if err := r.Client.Get(ctx, client.ObjectKeyFromObject(sse), &stored); err != nil {
+	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, cacheSyncWait, true, func(ctx context.Context) (bool, error) {
+		err := r.Client.Get(ctx, client.ObjectKeyFromObject(sse), &stored)
+		if apierrors.IsNotFound(err) {
+			return false, nil
+		}
+		return err == nil, err
+	})
+	if err != nil {
 		return nil, fmt.Errorf("get ScaleSetEgress %s/%s: %w", sse.Namespace, sse.Name, err)
 	}
 	return &stored, nil

@@ -62,7 +62,7 @@ func parseRenderFlags(args []string, stderr io.Writer) (renderOptions, int, bool
 	var opts renderOptions
 	flags := flag.NewFlagSet("render", flag.ContinueOnError)
 	flags.SetOutput(stderr)
-	flags.StringVar(&opts.scaleSetFile, "scale-set", "", "YAML file holding one AutoscalingRunnerSet, for example the output of `helm template` for ARC's gha-runner-scale-set chart. Other objects in the file are ignored.")
+	flags.StringVar(&opts.scaleSetFile, "scale-set", "", "YAML `FILE` holding one AutoscalingRunnerSet, for example what helm template prints for ARC's gha-runner-scale-set chart; other objects in the file are ignored")
 	flags.StringVar(&opts.configFile, "config", "", "the repository's .github/egress.yaml. Without it, the profile of a repository without the file is rendered.")
 	flags.StringVar(&opts.policyFile, "policy", "", "EgressPolicy manifest (YAML) that bounds the file. Without it, the default policy applies: GitHub's runner endpoints as baseline and the public registries denied.")
 	flags.StringVar(&opts.apiServerCIDRs, "api-server-cidrs", "", "comma-separated addresses of the kubernetes Service's endpoints, which runner pods in kubernetes container mode must reach, for example 10.0.0.1/32")

@@ -27,6 +27,9 @@ func TestDemo(t *testing.T) {
 	out := io.Discard
 	if *printReport {
 		out = os.Stdout
+		// `make demo` must fail, not skip, when ARC's CRDs or samples are
+		// missing; `make test` skips like the other tests that need them.
+		requireInputs(t)
 	}
 	dir := *workDir
 	if dir == "" {
@@ -104,6 +107,20 @@ func TestDemo(t *testing.T) {
 	}
 	if got := len(run.Annotations); got != 4 {
 		t.Errorf("check run has %d annotations, want 4 (one per blocked destination)", got)
+	}
+}
+
+// requireInputs fails the test when a directory the demo reads is missing,
+// naming the variable that points at it.
+func requireInputs(t *testing.T) {
+	t.Helper()
+	for _, input := range []struct{ variable, dir string }{
+		{"ARC_CRDS_DIR", envtest.CurrentARCCRDsDir()},
+		{"ARC_SAMPLES_DIR", envtest.SamplesDir()},
+	} {
+		if _, err := os.Stat(input.dir); err != nil {
+			t.Fatalf("the demo needs %s, which is missing: %v; set %s to the directory", input.dir, err, input.variable)
+		}
 	}
 }
 
