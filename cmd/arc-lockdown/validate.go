@@ -69,7 +69,10 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		errorCount += errs
 		warningCount += warnings
 	}
-	fmt.Fprintf(stdout, "%d files checked: %d errors, %d warnings\n", len(files), errorCount, warningCount)
+	fmt.Fprintf(stdout, "%s checked: %s, %s\n", plural(len(files), "file"), plural(errorCount, "error"), plural(warningCount, "warning"))
+	if policy == nil {
+		fmt.Fprintln(stdout, "note: without --policy only the format and the default deny list were checked, not your cluster's catalog names, allowedHosts or allowedCIDRs; pass the EgressPolicy (kubectl get egresspolicy NAME -o yaml) to see what it would drop")
+	}
 	if errorCount > 0 {
 		return exitInvalid
 	}
@@ -142,4 +145,12 @@ func readPolicy(path string) (*egressv1alpha1.EgressPolicySpec, error) {
 		return nil, fmt.Errorf("policy %s is apiVersion %q kind %q, want apiVersion %q kind \"EgressPolicy\"", path, policy.APIVersion, policy.Kind, wantAPIVersion)
 	}
 	return &policy.Spec, nil
+}
+
+// plural returns "1 file" or "3 files".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

@@ -61,13 +61,19 @@ func TestValidateExitCodes(t *testing.T) {
 			name:       "valid file",
 			args:       []string{"--policy", policy, good},
 			wantCode:   0,
-			wantStdout: []string{"1 files checked: 0 errors, 0 warnings"},
+			wantStdout: []string{"1 file checked: 0 errors, 0 warnings"},
+		},
+		{
+			name:       "without policy notes what was not checked",
+			args:       []string{good},
+			wantCode:   0,
+			wantStdout: []string{"1 file checked: 0 errors, 0 warnings", "note: without --policy only the format and the default deny list were checked"},
 		},
 		{
 			name:       "dropped entry is a warning",
 			args:       []string{"--policy", policy, outside},
 			wantCode:   0,
-			wantStdout: []string{outside + ":3:11: warning: artifacts.example.net is outside the hosts the policy lets repositories add", "0 errors, 1 warnings"},
+			wantStdout: []string{outside + ":3:11: warning: artifacts.example.net is outside the hosts the policy lets repositories add", "0 errors, 1 warning"},
 		},
 		{
 			name:     "every problem is printed with its position",
