@@ -36,7 +36,7 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr)
 		fmt.Fprintln(stderr, "Checks each .github/egress.yaml file and prints every problem as file:line:column.")
 		fmt.Fprintln(stderr, "Entries the policy would drop are printed as warnings. Exit code 0 means valid,")
-		fmt.Fprintln(stderr, "1 means at least one file has an error, 2 means the command line or policy is invalid.")
+		fmt.Fprintln(stderr, "1 means at least one file has an error, 2 means the command line, a file path or the policy is invalid.")
 		fmt.Fprintln(stderr)
 		flags.PrintDefaults()
 	}
@@ -51,6 +51,13 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "arc-lockdown validate: no file given; pass the path of at least one .github/egress.yaml")
 		flags.Usage()
 		return exitUsage
+	}
+
+	for _, file := range files {
+		if err := checkRegularFile(file); err != nil {
+			fmt.Fprintf(stderr, "arc-lockdown validate: %v\n", err)
+			return exitUsage
+		}
 	}
 
 	var policy *egressv1alpha1.EgressPolicySpec
@@ -153,4 +160,20 @@ func plural(n int, noun string) string {
 		return "1 " + noun
 	}
 	return fmt.Sprintf("%d %ss", n, noun)
+}
+
+// checkRegularFile returns an error naming the path when it is missing or
+// is not a regular file, so that a mistyped argument is a usage error.
+func checkRegularFile(path string) error {
+	info, err := os.Stat(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return fmt.Errorf("%s: file not found; pass the path of a .github/egress.yaml file", path)
+	}
+	if err != nil {
+		return err
+	}
+	if !info.Mode().IsRegular() {
+		return fmt.Errorf("%s: not a regular file; pass the path of a .github/egress.yaml file", path)
+	}
+	return nil
 }

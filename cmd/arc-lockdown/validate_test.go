@@ -64,6 +64,18 @@ func TestValidateExitCodes(t *testing.T) {
 			wantStdout: []string{"1 file checked: 0 errors, 0 warnings"},
 		},
 		{
+			name:       "missing file is a usage error",
+			args:       []string{filepath.Join(dir, "missing.yaml")},
+			wantCode:   2,
+			wantStderr: "missing.yaml: file not found",
+		},
+		{
+			name:       "directory is a usage error",
+			args:       []string{dir},
+			wantCode:   2,
+			wantStderr: "not a regular file",
+		},
+		{
 			name:       "without policy notes what was not checked",
 			args:       []string{good},
 			wantCode:   0,
@@ -108,12 +120,6 @@ func TestValidateExitCodes(t *testing.T) {
 			args:       []string{"--policy", policy, good, bad},
 			wantCode:   1,
 			wantStdout: []string{"2 files checked: 2 errors"},
-		},
-		{
-			name:       "missing file is an error",
-			args:       []string{filepath.Join(dir, "absent.yaml")},
-			wantCode:   1,
-			wantStdout: []string{"absent.yaml: read config: open "},
 		},
 		{
 			name:       "oversized file is rejected without reading it all",
