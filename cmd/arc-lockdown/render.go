@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"net/netip"
 	"net/url"
 	"os"
 	"strings"
@@ -134,9 +135,17 @@ func renderScaleSet(opts renderOptions, stderr io.Writer) (lockdown.Rendered, in
 	}
 
 	mesh := lockdown.DefaultMeshOptions()
+	if opts.dnsExtraPort < 0 || opts.dnsExtraPort > 65535 {
+		return lockdown.Rendered{}, exitRenderUsage, fmt.Errorf("--dns-extra-port %d is out of range: use a port in 1-65535, or 0 for none", opts.dnsExtraPort)
+	}
 	mesh.DNSExtraPort = int32(opts.dnsExtraPort)
 	if opts.apiServerCIDRs != "" {
 		mesh.APIServerCIDRs = strings.Split(opts.apiServerCIDRs, ",")
+		for _, cidr := range mesh.APIServerCIDRs {
+			if _, err := netip.ParsePrefix(cidr); err != nil {
+				return lockdown.Rendered{}, exitRenderUsage, fmt.Errorf("--api-server-cidrs contains %q, which is not a CIDR range: write an address with its prefix length, for example 10.0.0.1/32", cidr)
+			}
+		}
 	}
 	out, err := lockdown.Render(lockdown.ScaleSetFromARS(ars), profile, mesh)
 	if err != nil {

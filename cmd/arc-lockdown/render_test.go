@@ -147,7 +147,9 @@ func TestRenderRejectsBadInput(t *testing.T) {
 		{"missing scale set file", []string{"--scale-set", filepath.Join(t.TempDir(), "none.yaml")}, 2, "read scale set"},
 		{"file without scale set", []string{"--scale-set", onlyServiceAccount}, 2, "contains no AutoscalingRunnerSet"},
 		{"invalid config", []string{"--scale-set", scaleSet, "--config", badConfig}, 1, badConfig + ":1:"},
-		{"invalid API server CIDR", []string{"--scale-set", scaleSet, "--api-server-cidrs", "10.0.0.0/33"}, 2, "APIServerCIDRs"},
+		{"invalid API server CIDR", []string{"--scale-set", scaleSet, "--api-server-cidrs", "10.0.0.0/33"}, 2, `--api-server-cidrs contains "10.0.0.0/33"`},
+		{"API server address without prefix", []string{"--scale-set", scaleSet, "--api-server-cidrs", "10.0.0.1"}, 2, "for example 10.0.0.1/32"},
+		{"DNS port out of range", []string{"--scale-set", scaleSet, "--dns-extra-port", "70000"}, 2, "--dns-extra-port 70000 is out of range"},
 		{"stray argument", []string{"--scale-set", scaleSet, "extra.yaml"}, 2, "unexpected arguments"},
 	}
 	for _, tt := range tests {
