@@ -101,14 +101,22 @@ func (c *Client) UpsertCheckRun(ctx context.Context, owner, repo string, run Che
 
 	batches := annotationBatches(run.Annotations)
 	output := checkRunOutput(run, batches[0])
+	// A run that completes with more than one batch stays in progress
+	// until its last batch, so nobody sees it completed with annotations
+	// missing.
+	first := run
+	completeLast := len(batches) > 1 && run.Status == "completed"
+	if completeLast {
+		first.Status, first.Conclusion = "in_progress", ""
+	}
 	if slot.id == 0 {
 		created, _, err := c.gh.Checks.CreateCheckRun(ctx, owner, repo, gogithub.CreateCheckRunOptions{
 			Name:       run.Name,
 			HeadSHA:    run.HeadSHA,
 			DetailsURL: optional(run.DetailsURL),
 			ExternalID: optional(run.ExternalID),
-			Status:     optional(run.Status),
-			Conclusion: optional(run.Conclusion),
+			Status:     optional(first.Status),
+			Conclusion: optional(first.Conclusion),
 			Output:     output,
 		})
 		if err != nil {
@@ -120,8 +128,8 @@ func (c *Client) UpsertCheckRun(ctx context.Context, owner, repo string, run Che
 			Name:       run.Name,
 			DetailsURL: optional(run.DetailsURL),
 			ExternalID: optional(run.ExternalID),
-			Status:     optional(run.Status),
-			Conclusion: optional(run.Conclusion),
+			Status:     optional(first.Status),
+			Conclusion: optional(first.Conclusion),
 			Output:     output,
 		})
 		if err != nil {
@@ -130,10 +138,15 @@ func (c *Client) UpsertCheckRun(ctx context.Context, owner, repo string, run Che
 	}
 
 	for i, batch := range batches[1:] {
-		_, _, err := c.gh.Checks.UpdateCheckRun(ctx, owner, repo, slot.id, gogithub.UpdateCheckRunOptions{
+		update := gogithub.UpdateCheckRunOptions{
 			Name:   run.Name,
 			Output: checkRunOutput(run, batch),
-		})
+		}
+		if completeLast && i == len(batches)-2 {
+			update.Status = optional(run.Status)
+			update.Conclusion = optional(run.Conclusion)
+		}
+		_, _, err := c.gh.Checks.UpdateCheckRun(ctx, owner, repo, slot.id, update)
 		if err != nil {
 			return slot.id, fmt.Errorf("add annotation batch %d of %d to check run %d on %s/%s: %w", i+2, len(batches), slot.id, owner, repo, asRateLimitError(c.host, err, c.clock.Now()))
 		}

@@ -57,8 +57,11 @@ func TestUpsertCheckRunBatchesAnnotations(t *testing.T) {
 	}
 	wantMethods := []string{http.MethodPost, http.MethodPatch, http.MethodPatch}
 	wantCounts := []int{50, 50, 20}
+	// The run stays in progress until its last batch is written.
+	wantStatus := []string{"in_progress", "", "completed"}
 	for i, r := range writes {
 		var body struct {
+			Status string `json:"status"`
 			Output struct {
 				Annotations []json.RawMessage `json:"annotations"`
 			} `json:"output"`
@@ -68,6 +71,9 @@ func TestUpsertCheckRunBatchesAnnotations(t *testing.T) {
 		}
 		if r.Method != wantMethods[i] || len(body.Output.Annotations) != wantCounts[i] {
 			t.Errorf("request %d: %s with %d annotations, want %s with %d", i, r.Method, len(body.Output.Annotations), wantMethods[i], wantCounts[i])
+		}
+		if body.Status != wantStatus[i] {
+			t.Errorf("request %d: status %q, want %q", i, body.Status, wantStatus[i])
 		}
 	}
 
