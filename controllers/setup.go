@@ -19,6 +19,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/predicate"
 	"sigs.k8s.io/controller-runtime/pkg/reconcile"
 
+	"github.com/arc-lockdown/arc-lockdown/lockdown"
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
@@ -133,7 +134,7 @@ func (r *ScaleSetReconciler) scaleSetsOfPolicy(ctx context.Context, obj client.O
 			}
 			namespaces[ars.Namespace] = ns
 		}
-		if selected, err := policySelects(policy, ns, ars); err == nil && selected {
+		if selected, err := lockdown.PolicySelects(policy, ns.Labels, ars.Labels); err == nil && selected {
 			requests = append(requests, reconcile.Request{NamespacedName: types.NamespacedName{Namespace: ars.Namespace, Name: ars.Name}})
 		}
 	}

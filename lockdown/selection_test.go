@@ -1,4 +1,4 @@
-package controllers
+package lockdown
 
 import (
 	"testing"
@@ -10,7 +10,7 @@ import (
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
-func TestRanksHigherOrdersPolicies(t *testing.T) {
+func TestOutranksOrdersPolicies(t *testing.T) {
 	policy := func(name string, priority int32) *egressv1alpha1.EgressPolicy {
 		return &egressv1alpha1.EgressPolicy{ObjectMeta: metav1.ObjectMeta{Name: name}, Spec: egressv1alpha1.EgressPolicySpec{Priority: priority}}
 	}
@@ -27,8 +27,8 @@ func TestRanksHigherOrdersPolicies(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			if got := ranksHigher(tt.a, tt.b); got != tt.want {
-				t.Errorf("ranksHigher = %v, want %v", got, tt.want)
+			if got := Outranks(tt.a, tt.b); got != tt.want {
+				t.Errorf("Outranks = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -56,12 +56,12 @@ func TestPolicySelectsBySelectors(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			policy := &egressv1alpha1.EgressPolicy{Spec: egressv1alpha1.EgressPolicySpec{NamespaceSelector: tt.namespaces, ScaleSetSelector: tt.scaleSets}}
-			got, err := policySelects(policy, ns, ars)
+			got, err := PolicySelects(policy, ns.Labels, ars.Labels)
 			if err != nil {
 				t.Fatal(err)
 			}
 			if got != tt.want {
-				t.Errorf("policySelects = %v, want %v", got, tt.want)
+				t.Errorf("PolicySelects = %v, want %v", got, tt.want)
 			}
 		})
 	}
@@ -71,8 +71,34 @@ func TestPolicySelectsRejectsInvalidSelector(t *testing.T) {
 	policy := &egressv1alpha1.EgressPolicy{Spec: egressv1alpha1.EgressPolicySpec{ScaleSetSelector: &metav1.LabelSelector{
 		MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Near"}},
 	}}}
-	_, err := policySelects(policy, &corev1.Namespace{}, &actionsv1alpha1.AutoscalingRunnerSet{})
+	_, err := PolicySelects(policy, nil, nil)
 	if err == nil {
 		t.Error("an invalid operator selected a scale set, want an error")
+	}
+}
+
+func TestGoverningPolicyPicksHighestRank(t *testing.T) {
+	invalid := egressv1alpha1.EgressPolicy{ObjectMeta: metav1.ObjectMeta{Name: "broken"}, Spec: egressv1alpha1.EgressPolicySpec{
+		Priority:         100,
+		ScaleSetSelector: &metav1.LabelSelector{MatchExpressions: []metav1.LabelSelectorRequirement{{Key: "tier", Operator: "Near"}}},
+	}}
+	other := egressv1alpha1.EgressPolicy{ObjectMeta: metav1.ObjectMeta{Name: "other-team"}, Spec: egressv1alpha1.EgressPolicySpec{
+		Priority:          50,
+		NamespaceSelector: &metav1.LabelSelector{MatchLabels: map[string]string{"team": "web"}},
+	}}
+	low := egressv1alpha1.EgressPolicy{ObjectMeta: metav1.ObjectMeta{Name: "default"}}
+	high := egressv1alpha1.EgressPolicy{ObjectMeta: metav1.ObjectMeta{Name: "strict"}, Spec: egressv1alpha1.EgressPolicySpec{Priority: 10}}
+
+	got, errs := GoverningPolicy([]egressv1alpha1.EgressPolicy{invalid, other, low, high}, map[string]string{"team": "build"}, nil)
+	if got == nil || got.Name != "strict" {
+		t.Errorf("governing policy = %v, want strict", got)
+	}
+	if len(errs) != 1 {
+		t.Errorf("errors = %v, want one for the invalid selector", errs)
+	}
+
+	got, _ = GoverningPolicy([]egressv1alpha1.EgressPolicy{other}, map[string]string{"team": "build"}, nil)
+	if got != nil {
+		t.Errorf("governing policy = %s, want none", got.Name)
 	}
 }
