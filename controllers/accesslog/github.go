@@ -39,20 +39,7 @@ func (p GitHubPublisher) UpsertCheckRun(ctx context.Context, target Target, run 
 	if err != nil {
 		return err
 	}
-	out := github.CheckRun{
-		Name:       run.Name,
-		HeadSHA:    run.HeadSHA,
-		ExternalID: run.ExternalID,
-		Status:     run.Status,
-		Conclusion: run.Conclusion,
-		Title:      run.Title,
-		Summary:    run.Summary,
-		Text:       run.Text,
-	}
-	for _, a := range run.Annotations {
-		out.Annotations = append(out.Annotations, github.Annotation(a))
-	}
-	_, err = client.UpsertCheckRun(ctx, target.Owner, target.Repo, out)
+	_, err = client.UpsertCheckRun(ctx, target.Owner, target.Repo, run)
 	return err
 }
 

@@ -1,6 +1,10 @@
 package accesslog
 
-import "context"
+import (
+	"context"
+
+	"github.com/arc-lockdown/arc-lockdown/github"
+)
 
 // Check-run values the Reporter sends, as GitHub's REST API names them.
 const (
@@ -15,35 +19,16 @@ const (
 )
 
 // CheckRun is the full state of one job's check run. The Reporter sends it
-// whole on every update; Annotations holds only the annotations not sent
-// before, because GitHub appends the annotations of each update.
-type CheckRun struct {
-	Name       string
-	HeadSHA    string
-	ExternalID string
-	Status     string
-	Conclusion string
-	Title      string
-	Summary    string
-	Text       string
-	// Annotations are at most MaxDestinationsPerJob; the publisher splits
-	// them into requests of at most 50, GitHub's limit.
-	Annotations []Annotation
-}
+// whole on every update, and Annotations holds only the annotations not
+// sent before, because GitHub appends the annotations of each update. The
+// GitHub client splits annotations into requests of at most 50.
+type CheckRun = github.CheckRun
 
 // Annotation is a check-run annotation on one line of a file.
-type Annotation struct {
-	Path       string
-	StartLine  int
-	EndLine    int
-	Level      string
-	Title      string
-	Message    string
-	RawDetails string
-}
+type Annotation = github.Annotation
 
 // Target names the repository a check run goes to and the scale set's
-// githubConfigUrl, which tells the GitHub host and installation.
+// githubConfigUrl, from which the GitHub host and installation follow.
 type Target struct {
 	GitHubConfigURL string
 	Owner, Repo     string
