@@ -69,8 +69,8 @@ func (r *ScaleSetReconciler) ensureScaleSetEgress(ctx context.Context, ars *acti
 		return nil, err
 	}
 
-	// The cache sees a ScaleSetEgress created by the apply above a moment
-	// later, so a not-found is waited out briefly instead of failing the
+	// The cache shows a ScaleSetEgress created by the apply above only a
+	// moment later, so a not-found is waited out briefly instead of failing the
 	// reconcile.
 	var stored egressv1alpha1.ScaleSetEgress
 	err := wait.PollUntilContextTimeout(ctx, 50*time.Millisecond, cacheSyncWait, true, func(ctx context.Context) (bool, error) {

@@ -102,7 +102,7 @@ func (c *Client) UpsertCheckRun(ctx context.Context, owner, repo string, run Che
 	batches := annotationBatches(run.Annotations)
 	output := checkRunOutput(run, batches[0])
 	// A run that completes with more than one batch stays in progress
-	// until its last batch, so nobody sees it completed with annotations
+	// until its last batch, so no reader sees it completed with annotations
 	// missing.
 	first := run
 	completeLast := len(batches) > 1 && run.Status == "completed"

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Scope is what a scale set's githubConfigUrl names: the GitHub host and an
+// Scope is the target a scale set's githubConfigUrl names: the GitHub host and an
 // enterprise, an organization or a repository.
 type Scope struct {
 	// Host is the GitHub web host, for example "github.com".

@@ -213,7 +213,7 @@ func (l *limiter) rateLimited(resp *http.Response) (wait time.Duration, secondar
 		}
 		return time.Minute, false, message, true
 	case resp.StatusCode == http.StatusTooManyRequests || mentionsSecondary:
-		// GitHub's documentation tells clients to wait at least a minute
+		// GitHub's documentation asks clients to wait at least a minute
 		// when a secondary-limit response has no Retry-After header.
 		return time.Minute, true, message, true
 	}

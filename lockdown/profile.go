@@ -4,7 +4,7 @@ import (
 	egressv1alpha1 "github.com/arc-lockdown/arc-lockdown/lockdown/api/v1alpha1"
 )
 
-// Source says where a destination of an effective profile came from.
+// Source records where a destination of an effective profile came from.
 type Source string
 
 const (
@@ -25,7 +25,7 @@ type Destination struct {
 	Ports []int32
 	// Protocol is TLS or HTTP.
 	Protocol egressv1alpha1.Protocol
-	// Source says why the host is in the profile.
+	// Source records why the host is in the profile.
 	Source Source
 	// CatalogName is the catalog entry that brought the host in, when
 	// Source is SourceCatalog.
@@ -39,7 +39,7 @@ type Dropped struct {
 	// Line and Column locate the entry in the repository file; zero when
 	// unknown.
 	Line, Column int
-	// Reason says why the entry was dropped and what to do about it.
+	// Reason explains why the entry was dropped and what to do about it.
 	Reason string
 	// Denied is true when the policy's deny list is what dropped the entry.
 	Denied bool

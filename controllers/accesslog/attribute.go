@@ -111,7 +111,7 @@ type KubeAttributor struct {
 	Pods client.Reader
 	// Runners reads EphemeralRunners. The manager's client reads
 	// unstructured objects from the API server unless its cache is set up
-	// for them; the Reporter caches attributions, so either is fine.
+	// for them. Either works, because the Reporter caches attributions.
 	Runners client.Reader
 }
 

@@ -17,8 +17,8 @@ import (
 	"google.golang.org/grpc/status"
 )
 
-// DefaultBindAddress is where the access-log server listens unless
-// --access-log-bind-address says otherwise.
+// DefaultBindAddress is the address the access-log server listens on when
+// --access-log-bind-address is not set.
 const DefaultBindAddress = ":9977"
 
 // maxMessageBytes bounds one StreamAccessLogsMessage. Envoy flushes its

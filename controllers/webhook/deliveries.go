@@ -7,7 +7,7 @@ import (
 	"k8s.io/apimachinery/pkg/util/cache"
 )
 
-// deliveryState is what the delivery cache stores for one delivery ID.
+// deliveryState is the delivery cache's entry for one delivery ID.
 type deliveryState int
 
 const (

@@ -79,7 +79,7 @@ func (h *Handler) runCheck(reqCtx context.Context, pr PullRequest) {
 	log := logr.FromContextOrDiscard(ctx).WithValues("repository", pr.Repository.FullName(), "pullRequest", pr.Number, "headSHA", pr.HeadSHA)
 	if err := h.opts.Checker.CheckPullRequest(logr.NewContext(ctx, log), pr); err != nil {
 		log.Error(err, "Checking the pull request's egress configuration failed")
-		// The delivery was answered 202 already; forgetting it lets a
+		// The delivery already got its 202 response, and forgetting it lets a
 		// redelivery run the check again.
 		if delivery, ok := ctx.Value(deliveryKey{}).(string); ok {
 			h.deliveries.forget(delivery)

@@ -211,7 +211,7 @@ func toGateway(sni string) *datav3.TCPAccessLogEntry {
 	}}
 }
 
-// blockAll is a plain-HTTP request that REGISTRY_ONLY answered with 502
+// blockAll is a plain-HTTP request that REGISTRY_ONLY rejected with a 502
 // from the route block_all.
 func blockAll(authority, dstIP string) *datav3.HTTPAccessLogEntry {
 	return &datav3.HTTPAccessLogEntry{

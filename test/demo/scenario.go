@@ -176,7 +176,8 @@ func (r *run) startController() error {
 		return err
 	}
 	// The kubernetes-mode sample needs the API server's address in its
-	// NetworkPolicy; a cluster's Service IP stands in for it here.
+	// NetworkPolicy. The demo has no cluster network, so it uses a typical
+	// kubernetes Service IP.
 	meshPath := filepath.Join(r.WorkDir, "mesh.yaml")
 	if err := os.WriteFile(meshPath, []byte("APIServerCIDRs: [\"10.96.0.1/32\"]\n"), 0o600); err != nil {
 		return err

@@ -57,7 +57,7 @@ type Env struct {
 	Config *rest.Config
 	// Client is a controller-runtime client built from Config and Scheme.
 	Client client.Client
-	// Scheme knows the built-in, Istio, ARC and arc-lockdown types.
+	// Scheme registers the built-in, Istio, ARC and arc-lockdown types.
 	Scheme *runtime.Scheme
 
 	env *ctrlenvtest.Environment

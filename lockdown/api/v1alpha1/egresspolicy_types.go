@@ -4,7 +4,7 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 )
 
-// Mode says whether destinations outside a profile are blocked or only
+// Mode controls whether destinations outside a profile are blocked or only
 // reported.
 // +kubebuilder:validation:Enum=enforce;audit
 type Mode string
@@ -16,7 +16,8 @@ const (
 	ModeAudit Mode = "audit"
 )
 
-// Protocol is how a destination is reached through the egress gateway.
+// Protocol is the protocol a destination is reached with through the egress
+// gateway.
 // +kubebuilder:validation:Enum=TLS;HTTP
 type Protocol string
 
@@ -84,8 +85,8 @@ type ModePolicy struct {
 	// +optional
 	Default Mode `json:"default,omitempty"`
 
-	// Force, when set, is the mode of every selected scale set whatever the
-	// repository file says.
+	// Force, when set, is the mode of every selected scale set, whatever
+	// mode the repository file sets.
 	// +optional
 	Force Mode `json:"force,omitempty"`
 }
@@ -111,8 +112,9 @@ type EgressPolicySpec struct {
 	// +optional
 	Mode ModePolicy `json:"mode,omitempty"`
 
-	// Baseline is what every selected runner can reach whatever its
-	// repository file says: GitHub's runner endpoints, for example.
+	// Baseline lists the destinations every selected runner can reach,
+	// whatever its repository file requests: GitHub's runner endpoints, for
+	// example.
 	// +optional
 	// +kubebuilder:validation:MaxItems=256
 	Baseline []Destination `json:"baseline,omitempty"`

@@ -10,7 +10,7 @@ const (
 	// namespace of that AutoscalingRunnerSet, because the gateway's
 	// AuthorizationPolicy lives in another namespace.
 	LabelScaleSetNamespace = "egress.arc-lockdown.io/scale-set-namespace"
-	// LabelComponent tells the rendered objects of one scale set apart, for
+	// LabelComponent distinguishes the rendered objects of one scale set, for
 	// example "runner-egress" or "gateway-authz".
 	LabelComponent = "egress.arc-lockdown.io/component"
 	// LabelManagedBy is the standard managed-by label; its value is

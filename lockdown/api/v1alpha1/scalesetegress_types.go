@@ -30,7 +30,7 @@ type DroppedEntry struct {
 	// Line in the repository file, when known.
 	// +optional
 	Line int32 `json:"line,omitempty"`
-	// Reason says why the entry was dropped and what to do.
+	// Reason explains why the entry was dropped and what to do.
 	Reason string `json:"reason"`
 }
 
@@ -75,12 +75,12 @@ type FetchedConfig struct {
 type ScaleSetWarning struct {
 	// Reason is a CamelCase constant, also the reason of the Warning Event.
 	Reason string `json:"reason"`
-	// Message says what happens and what to do.
+	// Message describes the problem and what to do.
 	Message string `json:"message"`
 }
 
-// ScaleSetEgressStatus is what the controller last enforced for one scale
-// set, and why.
+// ScaleSetEgressStatus is the profile the controller last enforced for one
+// scale set, with the reasons.
 type ScaleSetEgressStatus struct {
 	// ObservedGeneration is the generation of the AutoscalingRunnerSet that
 	// the status describes.
